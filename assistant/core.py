@@ -1,0 +1,118 @@
+"""The public Python API: one ``Assistant`` object that every front end (CLI, web, scripts) uses.
+
+It wires the pipeline files -> chunks -> index -> retrieval -> answer and owns the expensive
+resources (embedding model, LLM, Chroma client), each created on first use so that cheap
+commands stay cheap. It holds no conversation state: ``chat`` takes the history as an
+argument, so one Assistant can serve many users at once.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Iterator
+
+from .answer import Answerer, Event
+from .chat import standalone_question
+from .documents import text_of
+from .embed import Embedder
+from .ingest import IngestReport, ingest
+from .retrieve import Retriever
+from .schema import Answer, Passage
+from .settings import Settings
+from .store import Store
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+class Assistant:
+    """Ask questions about a folder of documents and get cited answers.
+
+    >>> a = Assistant()                      # settings from ASSISTANT_* env vars / assistant.toml
+    >>> a.ingest("seeds")                    # doctest: +SKIP
+    >>> a.ask("Has Trump authorized the strikes?").answer   # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides):
+        self.settings = settings or Settings.load(**overrides)
+        self.embedder = Embedder(self.settings)
+        self._store: Store | None = None
+        self._retriever: Retriever | None = None
+        self._llm = None
+        self._lock = threading.Lock()
+
+    # -- resources, created on first use ---------------------------------------------------
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings)
+            return self._store
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.embedder, self.settings)
+        return self._retriever
+
+    @property
+    def llm(self):
+        with self._lock:
+            if self._llm is None:
+                from .llm import load_llm
+
+                self._llm = load_llm(self.settings)
+            return self._llm
+
+    # -- documents -------------------------------------------------------------------------
+    def ingest(self, *paths: str, progress: bool | None = None) -> IngestReport:
+        """Sync files and folders into the index (default: seeds/). Unchanged files cost nothing."""
+        return ingest(paths or ("seeds",), self.store, self.embedder, self.settings, progress=progress)
+
+    def documents(self) -> list[dict]:
+        return self.store.documents()
+
+    def remove(self, source: str) -> None:
+        self.store.delete_source(os.path.abspath(source))
+        self.store.touch()
+
+    @staticmethod
+    def text_of(source: str) -> str:
+        """The text that citations' start/end index into."""
+        return text_of(source)
+
+    # -- questions -------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        return self.retriever.search(query, k)
+
+    def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+        """Yield Events: 'passages' first, then verified 'text' pieces, then the final 'answer'."""
+        question = " ".join((question or "").split())
+        if not question:
+            raise ValueError("the question is empty: type a question about your documents")
+        standalone = standalone_question(self.llm, history or [], question) if history else None
+        answerer = Answerer(self.retriever, lambda: self.llm, self.settings)
+        for event in answerer.stream(question, retrieval_query=standalone):
+            if event.kind == "answer":
+                event.data.standalone_question = standalone
+            yield event
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        """Answer one question; with history, a follow-up in a conversation."""
+        for event in self.stream(question, history):
+            if event.kind == "answer":
+                return event.data
+        raise RuntimeError("the answer stream ended without an answer")
+
+    def chat(self, question: str, history: list[tuple[str, str]]) -> Answer:
+        """Answer a conversational turn and append it to history (a list of (question, answer))."""
+        answer = self.ask(question, history)
+        history.append((question, answer.answer))
+        return answer
+
+    def stream_chat(self, question: str, history: list[tuple[str, str]]) -> Iterator[Event]:
+        for event in self.stream(question, history):
+            if event.kind == "answer":
+                history.append((question, event.data.answer))
+            yield event

@@ -1,0 +1,26 @@
+"""Phrases the code relies on, shared by prompts, code and tests.
+
+The prompt templates in ``prompts/`` refer to these through ``{refusal}``-style
+placeholders, so a wording change happens here once and the model, the answer
+checker and the tests all follow it.
+"""
+import re
+
+#: What the assistant says when the documents do not contain the answer.
+REFUSAL = "I could not find the answer in the documents."
+
+#: How an answer cites source number n.
+CITATION_FORMAT = "[{n}]"
+
+#: Matches one or more citation markers such as "[2]" or "[1, 3]" or "[1][3]".
+CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+#: Heading shown above the closest passages when the assistant refuses.
+CLOSEST_PASSAGES = "Closest passages:"
+
+#: Marks a claim that could not be checked against its cited source.
+UNVERIFIED_MARK = "(unverified)"
+
+
+def cite(n: int) -> str:
+    return CITATION_FORMAT.format(n=n)

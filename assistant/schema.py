@@ -1,0 +1,88 @@
+"""The records that flow through the pipeline: files -> Document -> Chunk -> Passage -> Answer.
+
+Every span is a pair of character offsets into ``Document.text``; a citation's quote is
+always ``Document.text[start:end]``, never a paraphrase, so it can be checked by anyone.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Document:
+    """A readable file: its text (whole decoded content for .txt/.md, extracted text otherwise)."""
+
+    source: str  # absolute path of the file
+    text: str
+    title: str
+    date: str  # ISO date (YYYY-MM-DD) from a Date: header, else the file's modification date
+    hash: str  # sha256 of the file's bytes: the unit of change for incremental ingest
+
+
+@dataclass
+class Chunk:
+    """A span of a document, the unit that is embedded and indexed."""
+
+    id: str
+    source: str
+    title: str
+    date: str
+    doc_hash: str
+    start: int
+    end: int
+    text: str  # == document text[start:end]
+    context: str = ""  # document header (title, outlet, date) indexed along with the text
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its fused score and the scores it came from."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None  # cosine similarity, when the dense retriever found it
+    lexical: float | None = None  # BM25 score, when the lexical retriever found it
+
+    def to_dict(self) -> dict:
+        d = asdict(self.chunk)
+        d.update(score=round(self.score, 4), dense=self.dense, lexical=self.lexical)
+        return d
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str
+    date: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # what retrieval found (closest passages on refusal)
+    standalone_question: str | None = None  # the rewritten question, for a chat follow-up
+    removed_claims: list[str] = field(default_factory=list)  # draft sentences that failed verification
+    timings: dict = field(default_factory=dict)  # retrieve_s, first_token_s, total_s
+
+    def to_dict(self) -> dict:
+        """The `assistant ask --json` and web `/ask` shape."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "timings": self.timings,
+            "standalone_question": self.standalone_question,
+            "removed_claims": self.removed_claims,
+        }

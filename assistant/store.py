@@ -1,0 +1,147 @@
+"""The chunk store: one Chroma collection, embedded (PersistentClient) or on a server (HttpClient).
+
+We talk to chromadb directly rather than through llama-index's ChromaVectorStore because
+incremental sync needs metadata-level reads and deletes (which files, which content hashes,
+are they complete?) that the vector-store abstraction hides. Chunks carry everything needed
+to cite them (source, title, date, start, end), so the store is the single source of truth:
+the lexical index is rebuilt from it, never persisted separately, and cannot drift.
+
+A ``version`` stamp in the collection's metadata changes on every write, so long-lived
+readers (the web app) notice another process's ingest and refresh their lexical index.
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from urllib.parse import urlparse
+
+from .schema import Chunk
+from .settings import Settings
+
+
+class StoreError(RuntimeError):
+    """The index cannot be reached or opened; the message says what to do."""
+
+
+def _chunk_from(id_: str, text: str, meta: dict) -> Chunk:
+    return Chunk(
+        id=id_, source=meta["source"], title=meta.get("title", ""), date=meta.get("date", ""),
+        doc_hash=meta["doc_hash"], start=int(meta["start"]), end=int(meta["end"]), text=text,
+        context=meta.get("context", ""),
+    )
+
+
+class Store:
+    def __init__(self, settings: Settings, collection: str | None = None):
+        self.settings = settings
+        self.name = collection or settings.collection
+        self.where = settings.chroma_url or settings.index_dir
+        try:
+            import chromadb
+
+            if settings.chroma_url:
+                url = urlparse(settings.chroma_url if "//" in settings.chroma_url else "http://" + settings.chroma_url)
+                self.client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https"
+                )
+                self.client.heartbeat()
+            else:
+                self.client = chromadb.PersistentClient(path=settings.index_dir)
+            self.collection = self.client.get_or_create_collection(
+                self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        except Exception as e:  # chromadb raises many types; the user needs one clear line
+            raise StoreError(f"cannot open the index at {self.where}: {_short(e)}") from e
+
+    # -- reads -------------------------------------------------------------------------
+    def version(self) -> str:
+        try:
+            meta = self.client.get_collection(self.name).metadata or {}
+        except Exception as e:
+            raise StoreError(f"cannot read the index at {self.where}: {_short(e)}") from e
+        return str(meta.get("version", "")) + f":{self.collection.count()}"
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def doc_states(self, page: int = 5000) -> dict[str, dict[str, tuple[int, int]]]:
+        """{source: {doc_hash: (chunks present, chunks expected)}} — what sync compares against."""
+        states: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for ids, _, metas in self._pages(include=["metadatas"], page=page):
+            for m in metas:
+                s = states[m["source"]][m["doc_hash"]]
+                s[0] += 1
+                s[1] = int(m.get("n_chunks", 0))
+        return {src: {h: (v[0], v[1]) for h, v in hs.items()} for src, hs in states.items()}
+
+    def documents(self) -> list[dict]:
+        """One row per indexed document: source, title, date, chunks."""
+        rows: dict[str, dict] = {}
+        for ids, _, metas in self._pages(include=["metadatas"]):
+            for m in metas:
+                r = rows.setdefault(m["source"], {"source": m["source"], "title": m.get("title", ""),
+                                                  "date": m.get("date", ""), "chunks": 0})
+                r["chunks"] += 1
+        return sorted(rows.values(), key=lambda r: (r["title"].lower(), r["source"]))
+
+    def all_chunks(self) -> list[Chunk]:
+        out: list[Chunk] = []
+        for ids, docs, metas in self._pages(include=["documents", "metadatas"]):
+            out.extend(_chunk_from(i, d, m) for i, d, m in zip(ids, docs, metas))
+        return out
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        got = self.collection.get(where={"source": source}, include=["documents", "metadatas"])
+        chunks = [_chunk_from(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return sorted(chunks, key=lambda c: c.start)
+
+    def query(self, embedding: list[float], n: int) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity (1 - cosine distance)."""
+        n = min(n, self.count())
+        if n <= 0:
+            return []
+        try:
+            r = self.collection.query(query_embeddings=[embedding], n_results=n,
+                                      include=["documents", "metadatas", "distances"])
+        except Exception as e:
+            raise StoreError(f"cannot query the index at {self.where}: {_short(e)}") from e
+        return [(_chunk_from(i, d, m), 1.0 - float(dist))
+                for i, d, m, dist in zip(r["ids"][0], r["documents"][0], r["metadatas"][0], r["distances"][0])]
+
+    def _pages(self, include: list[str], page: int = 5000):
+        offset = 0
+        while True:
+            got = self.collection.get(include=include, limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            yield got["ids"], got.get("documents") or [None] * len(got["ids"]), got["metadatas"]
+            offset += len(got["ids"])
+
+    # -- writes ------------------------------------------------------------------------
+    def upsert(self, chunks: list[Chunk], embeddings, n_chunks: dict[tuple[str, str], int]) -> None:
+        if not chunks:
+            return
+        self.collection.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=[list(map(float, e)) for e in embeddings],
+            documents=[c.text for c in chunks],
+            metadatas=[{"source": c.source, "title": c.title, "date": c.date, "doc_hash": c.doc_hash,
+                        "start": c.start, "end": c.end, "context": c.context, "n_chunks": n_chunks[(c.source, c.doc_hash)]}
+                       for c in chunks],
+        )
+
+    def delete_source(self, source: str, keep_hash: str | None = None) -> None:
+        """Delete a file's chunks, all of them or all but one version."""
+        where: dict = {"source": source}
+        if keep_hash is not None:
+            where = {"$and": [{"source": source}, {"doc_hash": {"$ne": keep_hash}}]}
+        self.collection.delete(where=where)
+
+    def touch(self) -> None:
+        """Stamp a new version so other readers refresh their lexical index."""
+        self.collection.modify(metadata={"version": uuid.uuid4().hex})  # space lives in the configuration
+
+
+def _short(e: Exception) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return msg[:200]

@@ -1,0 +1,120 @@
+"""Check each sentence of a draft answer against the sources it cites.
+
+The local model invents details and mis-numbers citations, so nothing it writes reaches the
+user unchecked. A claim is supported by its cited sources when:
+
+- every number in the claim appears in them (digits and number words are normalized);
+- every name (a capitalized word not at the sentence start) appears in them or in the question;
+- at least half of the claim's other content words appear in them (crudely stemmed);
+- its polarity agrees: a claim that denies something cites a source that denies it, and vice versa.
+
+These are lexical tests: they catch invented numbers and names, swapped citations and flipped
+yes/no answers, and they can wrongly reject a faithful paraphrase. Rejecting is the safe error
+here, since the refusal path still shows the closest passages.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .phrases import CITATION_RE
+from .text import STOPWORDS, stem, words
+
+_NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "twenty": "20", "thirty": "30", "hundred": "100", "thousand": "1000", "first": "1st",
+    "second": "2nd", "third": "3rd",
+}
+_NEGATIONS = {"not", "no", "never", "none", "nor", "neither", "without", "cannot", "hasn", "hasnt",
+              "isn", "wasn", "didn", "doesn", "don", "won", "aren", "weren", "haven", "hadn", "couldn",
+              "wouldn", "shouldn", "denies", "denied", "refused", "unable", "failed"}
+_OPENERS = {"yes", "no", "according", "the", "a", "an", "in", "on", "both", "however", "based"}
+_REFUSAL_HINTS = re.compile(
+    r"(do(es)? not (contain|provide|mention|say|specify|include|state)|not (mentioned|specified|provided|stated|"
+    r"available|found)|no (information|mention)|cannot (answer|determine|be determined)|unable to (answer|determine)|"
+    r"could not find|insufficient information|there is no)", re.I)
+
+
+@dataclass
+class Check:
+    ok: bool
+    reason: str = ""
+
+
+def strip_citations(text: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", CITATION_RE.sub("", text)).strip()
+
+
+def cited_numbers(text: str) -> list[int]:
+    return [int(n) for m in CITATION_RE.finditer(text) for n in re.split(r"\s*,\s*", m.group(1))]
+
+
+def numbers(text: str) -> set[str]:
+    out = set()
+    for w in words(text):
+        w = w.replace(",", "")
+        if w in _NUMBER_WORDS:
+            out.add(_NUMBER_WORDS[w])
+        elif re.fullmatch(r"\d+(\.\d+)?(st|nd|rd|th)?", w):
+            out.add(w.lstrip("0") or "0")
+    return out
+
+
+def _numbers_of(text: str) -> set[str]:
+    # Sources write "4.3 billion" or "$4.3b" or "1,500": compare on the digits.
+    return numbers(text) | {m.replace(",", "") for m in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+
+
+def names(text: str) -> set[str]:
+    toks = re.findall(r"[A-Za-z][\w'’-]*", text)
+    out = set()
+    for i, t in enumerate(toks):
+        if t[0].isupper() and t.lower() not in STOPWORDS and t.lower() not in _OPENERS and not (i == 0 and t.lower() in _NUMBER_WORDS):
+            if i == 0 and t.lower() in STOPWORDS:
+                continue
+            out.add(t.lower().replace("’", "'").removesuffix("'s"))
+    return out
+
+
+def content(text: str) -> set[str]:
+    return {stem(w) for w in words(text) if w not in STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit() and len(w) > 2}
+
+
+def negated(text: str) -> bool:
+    ws = [w.replace("’", "'") for w in words(text)]
+    return any(w in _NEGATIONS or w.endswith("n't") for w in ws)
+
+
+def is_refusal(sentence: str) -> bool:
+    from .phrases import REFUSAL
+
+    s = strip_citations(sentence)
+    return REFUSAL.lower().rstrip(".") in s.lower() or bool(_REFUSAL_HINTS.search(s))
+
+
+def check(claim: str, support: str, question: str = "") -> Check:
+    """Is `claim` (citations stripped) backed by `support` (the text of the sources it cites)?"""
+    claim = strip_citations(claim)
+    body = re.sub(r"^(yes|no)\b[,.!]?\s*", "", claim, flags=re.I)
+    missing_nums = numbers(body) - _numbers_of(support) - numbers(question)
+    if missing_nums:
+        return Check(False, f"number(s) not in the source: {', '.join(sorted(missing_nums))}")
+    support_words = {w.replace("’", "'").removesuffix("'s") for w in words(support)}
+    q_words = {w.replace("’", "'").removesuffix("'s") for w in words(question)}
+    missing_names = {n for n in names(body) if n not in support_words and n not in q_words}
+    if missing_names:
+        return Check(False, f"name(s) not in the source: {', '.join(sorted(missing_names))}")
+    terms = content(body)
+    if terms:
+        found = terms & (content(support) | content(question))
+        if len(found) < 0.5 * len(terms):
+            return Check(False, f"only {len(found)} of {len(terms)} key words are in the source")
+        if not terms & content(support):
+            return Check(False, "the source shares no key word with the claim")
+    elif not body.strip():
+        return Check(False, "empty claim")
+    says_no = claim.lower().startswith("no") and not claim.lower().startswith("none")
+    if (negated(body) or says_no) != negated(support):
+        return Check(False, "the claim and the source disagree on negation")
+    return Check(True)
