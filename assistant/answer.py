@@ -26,12 +26,13 @@ from .evidence import Source, render_sources, select
 from .prompts import render
 from .retrieve import Retriever, lexical_terms
 from .schema import Answer, Citation, Passage
+from .text import sentences
 from .settings import Settings
 from .verify import check, cited_numbers, is_refusal, strip_citations
 
 MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
 MIN_COVERAGE = 0.5  # or: share of the question's key terms found in one passage
-_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=\S)|\n+")
+LEADING_CITATIONS = re.compile(r"^(\s*\[[\d,\s]*\]?[.,;]?)*\s*")
 
 
 @dataclass
@@ -53,19 +54,34 @@ def has_evidence(question: str, passages: list[Passage]) -> bool:
     return any((p.dense or 0) >= MIN_DENSE or coverage(question, p) >= MIN_COVERAGE for p in passages[:5])
 
 
+_YES_NO = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I)
+
+
+def is_yes_no(question: str) -> bool:
+    return bool(_YES_NO.match(question.strip()))
+
+
 def split_sentences(buffer: str, final: bool) -> tuple[list[str], str]:
-    """Complete sentences (with their trailing citations) from a growing draft, and the rest."""
-    out, pos = [], 0
-    for m in _SENTENCE_END.finditer(buffer):
-        piece = buffer[pos : m.start()] + (m.group(1) or "")
+    """Complete sentences (with their trailing citations) from a growing draft, and the rest.
+
+    The last sentence of a draft still being written is never complete: it may go on.
+    """
+    spans = sentences(buffer)
+    merged: list[str] = []
+    for sp in spans:
+        piece = buffer[sp.start : sp.end]
+        lead = LEADING_CITATIONS.match(piece)
+        if merged and lead and lead.group().strip():  # "... approved. [2] Next": the marker is the previous one's
+            merged[-1] += " " + lead.group().strip()
+            piece = piece[lead.end() :]
         if piece.strip():
-            out.append(piece.strip())
-        pos = m.end()
-    rest = buffer[pos:]
-    if final and rest.strip():
-        out.append(rest.strip())
-        rest = ""
-    return out, rest
+            merged.append(piece)
+    if final:
+        return merged, ""
+    # The last sentence may still be growing, and so may markers that follow it.
+    if not merged or not LEADING_CITATIONS.sub("", buffer[buffer.rfind(merged[-1]) + len(merged[-1]) :]).strip() and len(merged) < 2:
+        return [], buffer
+    return merged[:-1], buffer[buffer.rfind(merged[-1]) :]
 
 
 class Answerer:
@@ -89,7 +105,8 @@ class Answerer:
 
         messages = [
             {"role": "system", "content": render("answer")},
-            {"role": "user", "content": render("question", sources=render_sources(sources), question=query)},
+            {"role": "user", "content": render("question", sources=render_sources(sources), question=query,
+                                                  hint="\n" + render("yes_no_hint") if is_yes_no(query) else "")},
         ]
         llm = self._llm_factory()
         shown: list[str] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ from .schema import Passage
 from .text import sentences
 
 _LEANS_BACK = re.compile(r"^(he|she|it|they|this|that|these|those|his|her|its|their|but|however|the company|the move)\b", re.I)
-MAX_PER_DOC = 3
+MAX_PER_DOC = 4
 
 
 @dataclass
@@ -98,7 +99,8 @@ def render_sources(sources: list[Source]) -> str:
     lines = []
     for s in sources:
         c = s.passage.chunk
-        label = ", ".join(x for x in (c.title, c.date) if x)
+        title = c.title if c.title != Path(c.source).stem else ""  # a file name tells the model nothing
+        label = ", ".join(x for x in (title, c.date) if x)
         body = " ".join(s.text.split())
         lines.append(f"[{s.n}] ({label}) {body}" if label else f"[{s.n}] {body}")
     return "\n".join(lines)

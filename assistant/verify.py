@@ -73,8 +73,13 @@ def names(text: str) -> set[str]:
         if t[0].isupper() and t.lower() not in STOPWORDS and t.lower() not in _OPENERS and not (i == 0 and t.lower() in _NUMBER_WORDS):
             if i == 0 and t.lower() in STOPWORDS:
                 continue
-            out.add(t.lower().replace("’", "'").removesuffix("'s"))
+            out.add(_plain(t.lower()))
     return out
+
+
+def _plain(word: str) -> str:
+    """'U.S.' and 'US', "Trump's" and 'Trump' are the same name."""
+    return word.replace("’", "'").removesuffix("'s").replace(".", "")
 
 
 def content(text: str) -> set[str]:
@@ -100,8 +105,8 @@ def check(claim: str, support: str, question: str = "") -> Check:
     missing_nums = numbers(body) - _numbers_of(support) - numbers(question)
     if missing_nums:
         return Check(False, f"number(s) not in the source: {', '.join(sorted(missing_nums))}")
-    support_words = {w.replace("’", "'").removesuffix("'s") for w in words(support)}
-    q_words = {w.replace("’", "'").removesuffix("'s") for w in words(question)}
+    support_words = {_plain(w) for w in words(support)}
+    q_words = {_plain(w) for w in words(question)}
     missing_names = {n for n in names(body) if n not in support_words and n not in q_words}
     if missing_names:
         return Check(False, f"name(s) not in the source: {', '.join(sorted(missing_names))}")

@@ -1,0 +1,71 @@
+"""Shared fixtures: real models, real Chroma, each test's index in its own temporary folder.
+
+The embedded 1.5B LLM is loaded once per session (``assistant_llm``) because loading and
+warming it costs seconds; tests that only need *an* LLM use the tiny SmolLM2 instead.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for var in list(os.environ):  # a developer's own settings must not leak into tests
+    if var.startswith("ASSISTANT_"):
+        del os.environ[var]
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "000_e58740dbd93eda86.txt"
+SHARED = ROOT.parent / "shared"
+SEED_QUESTION = "Has Trump authorized the strikes?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from assistant.settings import Settings
+
+    return Settings.load(index_dir=str(tmp_path / "index"))
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A private copy of the seed corpus that tests may change."""
+    d = tmp_path / "corpus"
+    d.mkdir()
+    shutil.copy(SEED_FILE, d / SEED_FILE.name)
+    return d
+
+
+@pytest.fixture(scope="session")
+def shared_embedder():
+    from assistant.embed import Embedder
+    from assistant.settings import Settings
+
+    return Embedder(Settings.load())
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(tmp_path_factory, shared_embedder):
+    """An Assistant over the seed article with the real embedded LLM, shared by the slow tests."""
+    from assistant import Assistant
+    from assistant.settings import Settings
+
+    a = Assistant(Settings.load(index_dir=str(tmp_path_factory.mktemp("seed-index"))))
+    a.embedder = shared_embedder
+    a.ingest(str(SEEDS))
+    return a
