@@ -28,7 +28,7 @@ from .retrieve import Retriever, lexical_terms
 from .schema import Answer, Citation, Passage
 from .text import sentences
 from .settings import Settings
-from .verify import check, cited_numbers, is_refusal, strip_citations
+from .verify import addresses, check, cited_numbers, is_refusal, strip_citations
 
 MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
 MIN_COVERAGE = 0.5  # or: share of the question's key terms found in one passage
@@ -153,6 +153,8 @@ class Answerer:
         cited = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(sources)]
         claim = strip_citations(sentence)
         if not claim:
+            return None
+        if is_yes_no(question) and re.match(r"(yes|no)\b", claim, re.I) and not addresses(claim, question):
             return None
         if cited and check(claim, " ".join(sources[n - 1].text for n in cited), question).ok:
             # Keep only the cited sources that share something with the claim.

@@ -21,6 +21,8 @@ from .schema import Answer, Passage
 from .settings import Settings
 from .store import Store
 
+MAX_QUESTION_CHARS = 2000  # longer questions are truncated (a pasted document is not a question)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -91,6 +93,9 @@ class Assistant:
         question = " ".join((question or "").split())
         if not question:
             raise ValueError("the question is empty: type a question about your documents")
+        if len(question) > MAX_QUESTION_CHARS:  # cut at a word: the prompt must fit the LLM's context
+            cut = question[:MAX_QUESTION_CHARS]
+            question = cut.rsplit(" ", 1)[0] if " " in cut else cut
         standalone = standalone_question(self.llm, history or [], question) if history else None
         answerer = Answerer(self.retriever, lambda: self.llm, self.settings)
         for event in answerer.stream(question, retrieval_query=standalone):

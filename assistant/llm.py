@@ -212,6 +212,7 @@ class OpenAICompatibleLLM(LLM):
         )
 
     def stream(self, messages, max_tokens=256, temperature=0.0, stop=None) -> Iterator[str]:
+        import httpx
         import openai
         from llama_index.core.llms import ChatMessage
 
@@ -244,6 +245,11 @@ class OpenAICompatibleLLM(LLM):
             ) from None
         except openai.APIError as e:  # an error event in the middle of a stream
             raise LLMError(f"LLM server at {self.url} failed: {_one_line(_message_of(e))}") from None
+        except httpx.TransportError as e:  # the server went away in the middle of a stream
+            raise LLMError(
+                f"LLM server at {self.url} dropped the connection mid-answer: {_reason(e)}. "
+                "Check the server and ask again."
+            ) from None
 
 
 def _reason(exc: BaseException) -> str:

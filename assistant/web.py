@@ -1,0 +1,724 @@
+"""The web app: a thin Gradio layer over ``assistant.Assistant``.
+
+Everything the page does is one call of the Python API: ``stream`` for chat, ``ask`` and
+``search`` for the HTTP API, ``documents``/``ingest``/``remove`` for the Documents tab,
+``text_of`` to show a citation in its document. No retrieval or answering logic lives here.
+
+Design and trade-offs:
+
+* **Per-browser memory.** A conversation lives in a ``gr.State`` (one copy per browser
+  session, kept on the server): the (question, answer) history the API needs for follow-ups,
+  the rendered messages, and for each answer its citations and retrieved passages. The
+  Assistant itself is stateless, so one instance serves every user; two browsers never see
+  each other's conversation. "New chat" empties the state.
+* **Streaming.** ``Assistant.stream`` yields the retrieved passages first; the side panel shows
+  them at once, while the model is still writing. Answer text arrives one *verified* sentence
+  at a time (the core never emits an unchecked claim), so the chat grows by sentences.
+* **Clickable citations.** Answer text is escaped (documents and model output are untrusted),
+  then each ``[n]`` becomes a link ``<a href="#cite-T-n">`` (T = the answer's turn number in
+  this session). One delegated click listener (installed by ``launch(js=...)``) catches those
+  links, remembers the key and clicks a hidden button; that button's event reads the key with
+  a ``js=`` pre-processor and asks the server to render the evidence panel from the session's
+  state: title, date, the passage with the quoted span in ``<mark>``, and a "Show whole
+  document" ``<details>`` with the full text, span highlighted and scrolled into view. The key
+  only indexes this session's own state, so a crafted link cannot show another user's data;
+  the document text is re-read with ``Assistant.text_of`` (the text offsets index into) and
+  the quote is checked against it, so a changed file is reported rather than mis-highlighted.
+  Passages in the panel use the same mechanism (``#passage-T-i``).
+* **Escaping.** All document text, titles, file names and model output that reach HTML go
+  through ``esc`` (HTML entities, plus ``$ { } `` ` `` so that no template engine sees them);
+  chat text is also Markdown-escaped so a document cannot inject links or formatting.
+* **Uploads** are saved under ``settings.uploads`` with a sanitized *base name only*
+  (``safe_filename``): ``../../etc/passwd`` becomes ``passwd`` inside the upload folder.
+  Unsupported types are refused before saving; files ingest skips are deleted again and
+  reported with the reason. Uploading a name that exists replaces that document (its new
+  version is re-indexed): simple, and right for a personal index; a shared multi-user index
+  would want per-user folders. Ingest runs file by file so ``gr.Progress`` can show progress.
+  The retriever notices the store's version change, so uploads are searchable at once.
+* **Errors** users can cause (empty question, unreachable LLM server, unreadable upload, index
+  problems) become ``gr.Warning`` toasts and a message in the chat; anything unexpected is
+  logged on the server and shown as one line, never a traceback.
+* **API.** ``/ask`` (``assistant ask --json`` shape) and ``/search`` (passages) are plain
+  ``gr.api`` endpoints, so ``gradio_client`` and the "Use via API" page document them.
+* **Concurrency.** The embedded LLM serializes generation itself, so answer events share one
+  concurrency group of 2 (one generating, one retrieving) and everyone else waits in the
+  queue (up to ``QUEUE_SIZE``) with a visible position instead of failing; cheap events
+  (citation clicks, document list) are not limited, so they stay snappy while answers run.
+* **Safety defaults.** Binds 127.0.0.1, never creates share links, analytics off, login when
+  ``ASSISTANT_AUTH=user:password`` is set. No asset is fetched from the internet (bundled
+  fonts, no CDN), so the page works offline.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+from . import phrases  # noqa: E402
+from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
+from .documents import text_of as _read_text  # noqa: E402
+from .llm import LLMError  # noqa: E402
+from .store import StoreError  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+ANSWER_CONCURRENCY = 2  # answers running at once; the LLM itself generates one at a time
+QUEUE_SIZE = 200  # waiting events before new ones are turned away
+CONTEXT_CHARS = 320  # characters of context shown around a quote in the evidence panel
+WHOLE_DOC_CHARS = 400_000  # beyond this, "whole document" shows a window around the quote
+USER_ERRORS = (ValueError, LLMError, StoreError, UnreadableFile)
+
+# --------------------------------------------------------------------------- escaping
+
+
+def esc(text: Any) -> str:
+    """Escape text for HTML, and neutralize template syntax (``${}``, ``{{}}``, backticks)."""
+    return (html.escape(str(text), quote=True)
+            .replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;").replace("`", "&#96;"))
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#+!|~>-])")
+
+
+def md_escape(text: str) -> str:
+    """Text that Markdown shows literally and HTML cannot interpret."""
+    return esc(_MD_SPECIAL.sub(r"\\\1", text))
+
+
+def safe_filename(name: str, default: str = "upload") -> str:
+    """A harmless base name for an uploaded file: no folders, no hidden or odd characters.
+
+    ``../../etc/passwd`` -> ``passwd``; ``C:\\x\\report.pdf`` -> ``report.pdf``.
+    """
+    name = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")  # control characters
+    name = re.sub(r"[^\w.\- ()+,]", "_", name).strip(" .")  # also drops leading dots (hidden)
+    name = re.sub(r"\s+", " ", name)
+    if not name or set(name) <= {"_", "."}:
+        name = default
+    stem, suffix = os.path.splitext(name)
+    if len(name) > 120:
+        name = stem[: 120 - len(suffix[:20])] + suffix[:20]
+    return name
+
+
+def inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+# --------------------------------------------------------------------------- rendering
+
+_CITE = phrases.CITATION_RE
+
+
+def render_answer(text: str, turn: int, titles: dict[int, str] | None = None, streaming: bool = False) -> str:
+    """Markdown for an answer: escaped text, each [n] a link to citation n of this turn."""
+    lines = []
+    for line in text.split("\n"):
+        bullet = line.startswith("- ")
+        body = line[2:] if bullet else line
+        out, pos = [], 0
+        for m in _CITE.finditer(body):
+            out.append(md_escape(body[pos : m.start()]))
+            nums = [int(x) for x in re.findall(r"\d+", m.group(1))]
+            out.append("".join(_cite_link(turn, n, (titles or {}).get(n)) for n in nums))
+            pos = m.end()
+        out.append(md_escape(body[pos:]))
+        lines.append(("- " if bullet else "") + "".join(out))
+    md = "\n".join(lines)
+    if streaming:
+        md += " ▍"
+    return md
+
+
+def _cite_link(turn: int, n: int, title: str | None = None) -> str:
+    tip = f' title="{esc(title)}"' if title else ""
+    return f'<a href="#cite-{turn}-{n}" class="cite"{tip}>&#91;{n}&#93;</a>'
+
+
+def sources_line(turn: int, citations: list[dict]) -> str:
+    if not citations:
+        return ""
+    links = " ".join(
+        f'<a href="#cite-{turn}-{c["n"]}" class="cite">&#91;{c["n"]}&#93; {esc(c["title"])}</a>' for c in citations
+    )
+    return f'\n\n<span class="sources">Sources: {links}</span>'
+
+
+def passages_html(passages: list[dict], turn: int | None, heading: str, note: str = "") -> str:
+    if not passages:
+        return f'<div class="panel-title">{esc(heading)}</div><div class="panel-empty">{esc(note or "No passages yet.")}</div>'
+    items = []
+    for i, p in enumerate(passages):
+        snippet = " ".join(p["text"].split())
+        snippet = snippet[:360] + ("…" if len(snippet) > 360 else "")
+        link = (f' <a href="#passage-{turn}-{i}" class="show-passage">show in document</a>'
+                if turn is not None else "")
+        score = f' · score {p["score"]:.2f}' if (p.get("score") or 0) >= 0.005 else ""
+        items.append(
+            f'<li class="passage"><div class="p-head"><b>{esc(p["title"])}</b>'
+            f'<span class="p-meta"> · {esc(p["date"])}{score}</span></div>'
+            f'<div class="p-text">{esc(snippet)}</div>'
+            f'<div class="p-foot"><span class="p-src">{esc(Path(p["source"]).name)}</span>{link}</div></li>'
+        )
+    extra = f'<div class="panel-note">{esc(note)}</div>' if note else ""
+    return f'<div class="passages"><div class="panel-title">{esc(heading)}</div>{extra}<ol>{"".join(items)}</ol></div>'
+
+
+EVIDENCE_HINT = ('<div class="panel-title">Evidence</div><div class="panel-empty">Click a citation such as '
+                 '<b>&#91;1&#93;</b> in an answer to see its source passage here, highlighted in the document.</div>')
+PASSAGES_HINT = ('<div class="panel-title">Passages</div><div class="panel-empty">The passages found for your '
+                 'question appear here as soon as they are retrieved, before the answer is written.</div>')
+
+
+@lru_cache(maxsize=32)
+def _cached_text(source: str, mtime_ns: int, size: int) -> str:
+    return _read_text(source)
+
+
+def document_text(source: str) -> str:
+    """``Assistant.text_of`` with a small cache keyed by the file's mtime and size."""
+    st = os.stat(source)
+    return _cached_text(source, st.st_mtime_ns, st.st_size)
+
+
+def evidence_html(item: dict, label: str) -> str:
+    """The evidence panel for a citation or passage: quote highlighted in context, whole document."""
+    source, start, end = item["source"], int(item["start"]), int(item["end"])
+    expected = item.get("quote") if item.get("quote") is not None else item.get("text", "")
+    head = (f'<div class="panel-title">Evidence</div><div class="ev-head"><span class="ev-label">{esc(label)}</span> <b class="ev-title">{esc(item["title"])}</b>'
+            f'<span class="ev-date"> · {esc(item["date"])}</span></div>'
+            f'<div class="ev-src" title="{esc(source)}">{esc(source)}</div>')
+    try:
+        text = document_text(source)
+    except (OSError, UnreadableFile) as e:
+        return (f'<div class="evidence">{head}<div class="ev-warn">The document cannot be read any more '
+                f'({esc(getattr(e, "reason", None) or e)}); this is the quote as indexed:</div>'
+                f'<blockquote class="ev-passage"><mark>{esc(expected)}</mark></blockquote></div>')
+    if text[start:end] != expected:
+        return (f'<div class="evidence">{head}<div class="ev-warn">The document has changed since it was indexed; '
+                f'this is the quote as indexed (re-upload or re-ingest the file to refresh it):</div>'
+                f'<blockquote class="ev-passage"><mark>{esc(expected)}</mark></blockquote></div>')
+    lo = _boundary_before(text, max(0, start - CONTEXT_CHARS), start)
+    hi = _boundary_after(text, min(len(text), end + CONTEXT_CHARS), end)
+    passage = (("… " if lo > 0 else "") + esc(text[lo:start]) + f"<mark>{esc(text[start:end])}</mark>"
+               + esc(text[end:hi]) + (" …" if hi < len(text) else ""))
+    if len(text) > WHOLE_DOC_CHARS:
+        w0, w1 = max(0, start - WHOLE_DOC_CHARS // 2), min(len(text), end + WHOLE_DOC_CHARS // 2)
+        note = f'<div class="panel-note">Long document: showing characters {w0:,}–{w1:,} of {len(text):,}.</div>'
+    else:
+        w0, w1, note = 0, len(text), ""
+    whole = (esc(text[w0:start]) + f'<mark class="doc-mark">{esc(text[start:end])}</mark>' + esc(text[end:w1]))
+    return (f'<div class="evidence">{head}<blockquote class="ev-passage">{passage}</blockquote>'
+            f'<details class="whole-doc"><summary>Show whole document</summary>{note}'
+            f'<div class="doc-text">{whole}</div></details></div>')
+
+
+def _boundary_before(text: str, lo: int, start: int) -> int:
+    """Start the context at a sentence or line start when one is near."""
+    window = text[lo:start]
+    for sep in ("\n", ". ", "? ", "! "):
+        i = window.find(sep)
+        if i != -1 and i < len(window) - 1:
+            return lo + i + len(sep)
+    return lo
+
+
+def _boundary_after(text: str, hi: int, end: int) -> int:
+    window = text[end:hi]
+    best = -1
+    for sep in ("\n", ". ", "? ", "! "):
+        i = window.rfind(sep)
+        best = max(best, i + 1 if i != -1 else -1)
+    return end + best if best > 0 else hi
+
+
+def _passage_dict(p) -> dict:
+    c = p.chunk
+    return {"source": c.source, "title": c.title, "date": c.date, "start": c.start, "end": c.end,
+            "text": c.text, "score": p.score}
+
+
+def _user_message(e: BaseException) -> str:
+    if isinstance(e, LLMError):
+        return f"The language model could not answer: {e}"
+    if isinstance(e, StoreError):
+        return f"The document index is not available: {e}"
+    if isinstance(e, UnreadableFile):
+        return f"Cannot read the file: {e}"
+    return str(e)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+@dataclass
+class UploadResult:
+    saved: list[Path] = field(default_factory=list)  # where the files landed (inside the upload folder)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+
+    @property
+    def done(self) -> str:
+        return ", ".join(f"{len(xs)} {label}" for xs, label in
+                         ((self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged")) if xs)
+
+    def markdown(self) -> str:
+        lines = [f"**Indexed:** {self.done}. You can ask about them now."] if self.done else []
+        lines += [f"- **Skipped** {md_escape(name)}: {md_escape(reason)}" for name, reason in self.skipped]
+        return "\n".join(lines)
+
+
+def add_uploads(assistant, files, progress=None) -> UploadResult:
+    """Save uploaded files under ``settings.uploads`` (sanitized base names) and index them.
+
+    ``files`` holds paths (the base name is the upload's name) or ``(path, original_name)``
+    pairs. Unsupported types are refused before saving; files ingest skips are deleted again.
+    """
+    uploads = Path(assistant.settings.uploads)
+    result = UploadResult()
+    try:
+        uploads.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        result.skipped.append((str(uploads), f"cannot create the upload folder: {e.strerror or e}"))
+        return result
+    for f in files:
+        path, original = (f if isinstance(f, (tuple, list)) else (f, getattr(f, "orig_name", None)))
+        name = safe_filename(original or os.path.basename(str(path)))
+        if os.path.splitext(name)[1].lower() not in SUPPORTED:
+            result.skipped.append((name, f"unsupported file type (supported: {', '.join(sorted(SUPPORTED))})"))
+            continue
+        dest = uploads / name
+        if not inside(dest, uploads):  # belt and braces: safe_filename already guarantees it
+            result.skipped.append((name, "unsafe file name"))
+            continue
+        try:
+            shutil.copyfile(str(path), dest)
+        except OSError as e:
+            result.skipped.append((name, f"cannot save: {e.strerror or e}"))
+            continue
+        result.saved.append(dest)
+    for i, dest in enumerate(result.saved):
+        if progress is not None:
+            progress((i, len(result.saved)), desc=f"Indexing {dest.name}", unit="files")
+        try:
+            report = assistant.ingest(str(dest), progress=False)
+        except USER_ERRORS as e:
+            result.skipped.append((dest.name, _user_message(e)))
+            dest.unlink(missing_ok=True)
+            continue
+        for path, reason in report.skipped:
+            result.skipped.append((Path(path).name, reason))
+            Path(path).unlink(missing_ok=True)
+        result.added += report.added
+        result.updated += report.updated
+        result.unchanged += report.unchanged
+    if progress is not None and result.saved:
+        progress((len(result.saved), len(result.saved)), desc="Done", unit="files")
+    result.saved = [d for d in result.saved if d.exists()]
+    return result
+
+
+# --------------------------------------------------------------------------- the app
+
+CSS = """
+.gradio-container { max-width: 1440px !important; }
+#app-title .app-name { font-size: 1.5rem; font-weight: 600; line-height: 1.3; }
+#evidence, #passages { padding: 10px 12px; border: 1px solid var(--border-color-primary); border-radius: var(--block-radius);
+  background: var(--block-background-fill); }
+.sources { font-size: .85em; opacity: .9; }
+.sources a.cite { font-weight: 500; margin-right: .6em; }
+#app-title .app-sub { margin: 2px 0 0; opacity: .75; }
+#chat-col, #side-col { min-width: 0; }
+#evidence, #passages { overflow-wrap: anywhere; }
+#passages .passages ol { max-height: 52vh; overflow-y: auto; padding-right: 4px; }
+.panel-title { font-weight: 600; margin: 2px 0 6px; }
+.panel-empty { opacity: .7; font-size: .92em; padding: 6px 2px; }
+.panel-note { font-size: .85em; opacity: .75; margin-bottom: 6px; }
+.passages ol { margin: 0; padding-left: 1.3em; }
+.passage { margin: 0 0 10px; font-size: .9em; line-height: 1.4; }
+.p-meta, .ev-date { opacity: .7; font-weight: normal; }
+.p-text { margin: 2px 0; }
+.p-foot { font-size: .85em; opacity: .85; display: flex; gap: .8em; flex-wrap: wrap; }
+.p-src, .ev-src { font-family: var(--font-mono); font-size: .8em; opacity: .7; overflow-wrap: anywhere; }
+.evidence { font-size: .95em; line-height: 1.5; }
+.ev-label { display: inline-block; background: var(--color-accent-soft); border-radius: 6px; padding: 0 6px; font-weight: 600; }
+.ev-warn { color: var(--error-text-color, #b91c1c); font-size: .9em; margin: 6px 0; }
+.ev-passage { margin: 8px 0; padding: 8px 12px; border-left: 3px solid var(--color-accent); background: var(--background-fill-secondary); white-space: pre-wrap; }
+.evidence mark, .doc-text mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 2px; }
+.whole-doc summary { cursor: pointer; font-weight: 600; color: var(--color-accent); margin: 4px 0; }
+.doc-text { white-space: pre-wrap; max-height: 340px; overflow-y: auto; padding: 8px 10px; margin-top: 6px;
+  border: 1px solid var(--border-color-primary); border-radius: 8px; font-size: .9em; line-height: 1.5;
+  background: var(--background-fill-primary); }
+a.cite, a.show-passage { color: var(--color-accent); text-decoration: none; font-weight: 600; cursor: pointer; }
+a.cite:hover, a.show-passage:hover { text-decoration: underline; }
+a.cite.active-cite { background: #fde68a; color: #111; border-radius: 3px; }
+#cite-key, #cite-go { display: none !important; }
+#chat-row { align-items: flex-start; }
+@media (max-width: 640px) {
+  .gradio-container { padding: 0 6px !important; }
+  #passages .passages ol { max-height: none; }
+}
+"""
+
+JS = r"""
+() => {
+  if (window.__assistantWired) return;
+  window.__assistantWired = true;
+  // Citation and passage links live inside chat and panel HTML: one delegated listener.
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest && e.target.closest('a[href^="#cite-"], a[href^="#passage-"]');
+    if (!a) return;
+    e.preventDefault();
+    e.stopPropagation();
+    window.__assistantKey = a.getAttribute('href').slice(1);
+    document.querySelectorAll('a.active-cite').forEach((x) => x.classList.remove('active-cite'));
+    a.classList.add('active-cite');
+    const go = document.getElementById('cite-go');
+    if (go) go.click();
+  }, true);
+  // "Show whole document": scroll the highlighted span into view inside the text box.
+  document.addEventListener('toggle', (e) => {
+    const d = e.target;
+    if (!(d instanceof HTMLDetailsElement) || !d.classList.contains('whole-doc') || !d.open) return;
+    const box = d.querySelector('.doc-text'), mark = d.querySelector('mark');
+    if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
+  }, true);
+}
+"""
+
+SCROLL_TO_EVIDENCE = """
+() => {
+  const el = document.getElementById('evidence');
+  if (!el) return;
+  const r = el.getBoundingClientRect();
+  if (r.top < 0 || r.top > window.innerHeight - 80) el.scrollIntoView({behavior: 'smooth', block: 'start'});
+}
+"""
+
+
+def _new_session() -> dict:
+    return {"history": [], "messages": [], "turns": {}, "next_turn": 1}
+
+
+def build_app(assistant) -> gr.Blocks:
+    """The Gradio Blocks app over an ``Assistant``. Launch it with ``launch(app, ...)``."""
+    settings = assistant.settings
+
+    # ---- chat ---------------------------------------------------------------------------
+    def respond(question: str, session: dict):
+        question = " ".join((question or "").split())
+        if not question:
+            gr.Warning("Type a question about your documents first.")
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        session = session or _new_session()
+        turn = session["next_turn"]
+        session["next_turn"] += 1
+        record = session["turns"][turn] = {"citations": [], "passages": []}
+        messages = session["messages"]
+        messages.append({"role": "user", "content": md_escape(question)})
+        messages.append({"role": "assistant", "content": "_Searching your documents…_"})
+        yield "", list(messages), PASSAGES_HINT, session
+
+        text = ""
+        try:
+            for event in assistant.stream(question, history=list(session["history"])):
+                if event.kind == "passages":
+                    record["passages"] = [_passage_dict(p) for p in event.data]
+                    messages[-1]["content"] = "_Reading the passages and writing an answer…_"
+                    panel = passages_html(record["passages"], turn, "Retrieved passages",
+                                          note="" if record["passages"] else "Nothing in the index matches.")
+                    yield gr.skip(), list(messages), panel, session
+                elif event.kind == "text":
+                    text += event.data
+                    messages[-1]["content"] = render_answer(text, turn, streaming=True)
+                    yield gr.skip(), list(messages), gr.skip(), session
+                elif event.kind == "answer":
+                    answer = event.data
+                    record["citations"] = [c.to_dict() for c in answer.citations]
+                    if answer.refused:
+                        record["passages"] = [_passage_dict(p) for p in answer.passages]
+                        content = render_answer(answer.answer, turn)
+                        panel = passages_html(record["passages"], turn, "Closest passages",
+                                              note="No passage answers the question; these came closest."
+                                              if record["passages"] else "The index has no documents yet: "
+                                              "add some in the Documents tab.")
+                    else:
+                        titles = {c["n"]: c["title"] for c in record["citations"]}
+                        content = render_answer(answer.answer, turn, titles) + sources_line(turn, record["citations"])
+                        panel = passages_html(record["passages"], turn, "Retrieved passages")
+                    messages[-1]["content"] = content
+                    session["history"].append((question, answer.answer))
+                    yield gr.skip(), list(messages), panel, session
+        except USER_ERRORS as e:
+            msg = _user_message(e)
+            gr.Warning(msg)
+            messages[-1]["content"] = "⚠️ " + md_escape(msg)
+            yield gr.skip(), list(messages), gr.skip(), session
+        except Exception as e:  # never a traceback in the page; the server log has it
+            log.exception("answering %r failed", question)
+            messages[-1]["content"] = "⚠️ " + md_escape(f"Something went wrong: {type(e).__name__}: {e}")
+            yield gr.skip(), list(messages), gr.skip(), session
+
+    def new_chat():
+        return "", [], EVIDENCE_HINT, PASSAGES_HINT, _new_session()
+
+    def show_evidence(key: str, session: dict):
+        m = re.fullmatch(r"(cite|passage)-(\d+)-(\d+)", (key or "").strip())
+        record = (session or {}).get("turns", {}).get(int(m.group(2))) if m else None
+        if not record:
+            return '<div class="panel-title">Evidence</div><div class="panel-empty">That answer is no longer in this conversation.</div>'
+        kind, n = m.group(1), int(m.group(3))
+        try:
+            if kind == "cite":
+                item = next((c for c in record["citations"] if c["n"] == n), None)
+                if item is None:
+                    return ('<div class="panel-title">Evidence</div><div class="panel-empty">The sources of this '
+                            'answer appear when it is complete.</div>')
+                return evidence_html(item, f"[{n}]")
+            if n >= len(record["passages"]):
+                return '<div class="panel-title">Evidence</div><div class="panel-empty">That passage is no longer available.</div>'
+            return evidence_html(record["passages"][n], f"Passage {n + 1}")
+        except Exception as e:
+            log.exception("rendering evidence %r failed", key)
+            return f'<div class="ev-warn">Cannot show this source: {esc(e)}</div>'
+
+    # ---- documents ----------------------------------------------------------------------
+    def doc_rows():
+        try:
+            docs = sorted(assistant.documents(), key=lambda d: (d["title"].lower(), d["source"]))
+        except StoreError as e:
+            gr.Warning(str(e))
+            docs = []
+        rows = [[d["title"], d["date"], d["chunks"], d["source"]] for d in docs]
+        choices = [(f'{d["title"]} — {Path(d["source"]).name}', d["source"]) for d in docs]
+        return rows, choices
+
+    def refresh_docs(selected=None):
+        rows, choices = doc_rows()
+        values = {c[1] for c in choices}
+        summary = f"{len(rows)} document{'s' if len(rows) != 1 else ''} indexed."
+        return (gr.update(value=rows), gr.update(choices=choices, value=selected if selected in values else None),
+                summary)
+
+    def add_files(files, progress=gr.Progress()):
+        files = [f for f in (files or []) if f]
+        if not files:
+            gr.Warning("Choose one or more files to upload first.")
+            return (gr.skip(),) * 3 + ("",)
+        result = add_uploads(assistant, files, progress=progress)
+        if result.done:
+            gr.Info("Indexed: " + result.done)
+        if result.skipped:
+            gr.Warning(f"{len(result.skipped)} file{'s' if len(result.skipped) != 1 else ''} skipped: "
+                       + "; ".join(f"{n}: {r}" for n, r in result.skipped)[:300])
+        table, dropdown, summary = refresh_docs()
+        return table, dropdown, summary, result.markdown()
+
+    def remove_doc(source):
+        if not source:
+            gr.Warning("Select a document to remove first.")
+            return (gr.skip(),) * 3 + ("",)
+        try:
+            assistant.remove(source)
+        except USER_ERRORS as e:
+            gr.Warning(_user_message(e))
+            return (gr.skip(),) * 3 + ("",)
+        note = f"Removed {md_escape(Path(source).name)} from the index."
+        path = Path(source)
+        if inside(path, settings.uploads) and path.is_file():
+            path.unlink(missing_ok=True)  # our own copy of an upload: nothing else refers to it
+            note += " The uploaded copy was deleted."
+        gr.Info(f"Removed {Path(source).name}")
+        table, dropdown, summary = refresh_docs()
+        return table, dropdown, summary, note
+
+    def pick_row(evt: gr.SelectData):
+        row = getattr(evt, "row_value", None)
+        return gr.update(value=row[3]) if row and len(row) > 3 else gr.skip()
+
+    # ---- API ----------------------------------------------------------------------------
+    def ask(question: str) -> dict:
+        """Answer a question about the indexed documents, with citations.
+
+        Returns the `assistant ask --json` shape: {question, answer, refused, citations
+        [{n, source, title, date, start, end, quote, score}], timings, ...}.
+        """
+        try:
+            return assistant.ask(question).to_dict()
+        except USER_ERRORS as e:
+            raise gr.Error(_user_message(e)) from None
+
+    def search(query: str, k: int = 10) -> list[dict]:
+        """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores."""
+        query = " ".join((query or "").split())
+        if not query:
+            raise gr.Error("the query is empty")
+        try:
+            return [p.to_dict() for p in assistant.search(query, int(k))]
+        except USER_ERRORS as e:
+            raise gr.Error(_user_message(e)) from None
+
+    # ---- layout -------------------------------------------------------------------------
+    with gr.Blocks(title="Document assistant", analytics_enabled=False) as app:
+        session = gr.State(_new_session())
+        gr.HTML('<div class="app-name">Ask your documents</div><div class="app-sub">Answers come only from your '
+                'documents, with citations you can check. Click a citation to see its source.</div>',
+                elem_id="app-title", js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(elem_id="chat-row", equal_height=False):
+                    with gr.Column(scale=3, min_width=340, elem_id="chat-col"):
+                        chatbot = gr.Chatbot(
+                            label="Conversation", elem_id="chatbot", height="min(62vh, 560px)",
+                            latex_delimiters=[], buttons=[], feedback_options=None,
+                            placeholder="Ask a question about your documents, e.g. *Has Trump authorized the strikes?*",
+                        )
+                        with gr.Row(equal_height=True):
+                            question = gr.Textbox(show_label=False, placeholder="Ask a question…", scale=5,
+                                                  min_width=160, elem_id="question", lines=1, max_lines=4,
+                                                  autofocus=True)
+                            ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask-btn")
+                        new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                    with gr.Column(scale=2, min_width=300, elem_id="side-col"):
+                        evidence = gr.HTML(EVIDENCE_HINT, elem_id="evidence", js_on_load=None)
+                        passages = gr.HTML(PASSAGES_HINT, elem_id="passages", js_on_load=None)
+                cite_key = gr.Textbox(visible="hidden", elem_id="cite-key")
+                cite_go = gr.Button("show citation", visible="hidden", elem_id="cite-go")
+            with gr.Tab("Documents", id="documents") as docs_tab:
+                doc_summary = gr.Markdown(elem_id="doc-summary")
+                table = gr.Dataframe(headers=["Title", "Date", "Chunks", "Source"], datatype=["str", "str", "number", "str"],
+                                     interactive=False, wrap=True, elem_id="doc-table", column_widths=["30%", "14%", "10%", "46%"])
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=300):
+                        upload = gr.File(label="Add documents (.txt .md .html .pdf .docx)", file_count="multiple",
+                                         type="filepath", elem_id="upload")
+                        upload_status = gr.Markdown(elem_id="upload-status")
+                    with gr.Column(min_width=300):
+                        chosen = gr.Dropdown(label="Remove a document (or click its row above)", choices=[],
+                                             value=None, elem_id="remove-choice")
+                        remove_btn = gr.Button("Remove from index", variant="stop", elem_id="remove-btn")
+                        remove_status = gr.Markdown()
+
+        answer_limits = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
+        chat_io = dict(fn=respond, inputs=[question, session], outputs=[question, chatbot, passages, session],
+                       api_visibility="private", **answer_limits)
+        question.submit(**chat_io)
+        ask_btn.click(**chat_io)
+        chatbot.clear(new_chat, outputs=[question, chatbot, evidence, passages, session], api_visibility="private",
+                      concurrency_limit=None)
+        new_btn.click(new_chat, outputs=[question, chatbot, evidence, passages, session], api_visibility="private",
+                      concurrency_limit=None)
+        cite_go.click(show_evidence, inputs=[cite_key, session], outputs=[evidence], api_visibility="private",
+                      js="(key, s) => [window.__assistantKey || key, s]", concurrency_limit=None, queue=False,
+                      ).then(None, js=SCROLL_TO_EVIDENCE, api_visibility="private")
+
+        upload.upload(add_files, inputs=[upload], outputs=[table, chosen, doc_summary, upload_status],
+                      api_visibility="private", concurrency_limit=1, concurrency_id="ingest",
+                      ).then(lambda: None, outputs=[upload], api_visibility="private", concurrency_limit=None)
+        remove_btn.click(remove_doc, inputs=[chosen], outputs=[table, chosen, doc_summary, remove_status],
+                         api_visibility="private", concurrency_limit=1, concurrency_id="ingest")
+        table.select(pick_row, outputs=[chosen], api_visibility="private", concurrency_limit=None)
+        docs_tab.select(refresh_docs, inputs=[chosen], outputs=[table, chosen, doc_summary], api_visibility="private",
+                        concurrency_limit=None)
+        app.load(refresh_docs, outputs=[table, chosen, doc_summary], api_visibility="private", concurrency_limit=None)
+
+        gr.api(ask, api_name="ask", **answer_limits)
+        gr.api(search, api_name="search", concurrency_limit=None)
+
+    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
+    return app
+
+
+# --------------------------------------------------------------------------- launching
+
+
+def theme() -> gr.themes.Base:
+    # Gradio's bundled Source Sans Pro SemiBold (600) is a 5 KB subset: most letters fell back to another
+    # font. Declaring 400 and 700 (complete files) makes every bold text use the real Bold face.
+    # Gradio serves these files itself: nothing is fetched from the internet.
+    font = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
+    return gr.themes.Default(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate", font=font)
+
+
+def parse_auth(auth: str) -> tuple[str, str] | None:
+    """``"user:password"`` -> ("user", "password"); empty -> None (no login)."""
+    if not auth:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("ASSISTANT_AUTH must look like user:password")
+    return user, password
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, auth: str | tuple | None = None,
+           prevent_thread_lock: bool = False, quiet: bool = True):
+    """Start the server with the app's CSS/JS/theme (Gradio 6 takes them at launch, not in Blocks)."""
+    if isinstance(auth, str):
+        auth = parse_auth(auth)
+    return app.launch(
+        server_name=host, server_port=port, share=False, auth=auth, prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, mcp_server=False, pwa=False,
+        max_file_size=MAX_BYTES, footer_links=["api", "settings"], theme=theme(), css=CSS, js=JS,
+        auth_message="Log in to the document assistant.", enable_monitoring=False,
+    )
+
+
+def _warm_up(assistant) -> None:
+    """Load the embedding model, lexical index and LLM in the background: the first answer is faster."""
+    try:
+        if assistant.store.count():
+            assistant.search("warm up", 1)
+        load = getattr(assistant.llm, "load", None)
+        if load:
+            load()
+    except Exception as e:  # the first real request will report it properly
+        log.info("warm-up failed: %s", e)
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """``assistant serve``: run the web app until interrupted (127.0.0.1:7860 by default)."""
+    from .core import Assistant
+    from .settings import Settings
+
+    settings = Settings.load()
+    host = host or settings.host
+    port = port or settings.port
+    auth = parse_auth(settings.auth)
+    assistant = Assistant(settings)
+    app = build_app(assistant)
+    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
+    try:
+        launch(app, host, port, auth, prevent_thread_lock=True)
+    except OSError as e:
+        raise ValueError(f"cannot serve on {host}:{port}: {e}") from None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"Document assistant running at http://{shown}:{port}/" + (" (login required)" if auth else ""), flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {host}: other machines can reach it"
+              + ("" if auth else "; set ASSISTANT_AUTH=user:password to require a login"), file=sys.stderr, flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        app.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()

@@ -1,0 +1,64 @@
+"""The `assistant` command as a user runs it: JSON contract and one-line errors."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SEED_QUESTION, SEEDS, free_port
+
+
+def run(args, index_dir, extra_env=None, timeout=600):
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index_dir), **(extra_env or {}))
+    return subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_no_index_yet_is_one_clear_line(tmp_path):
+    r = run(["ask", "Anything?"], tmp_path / "nothing")
+    assert r.returncode == 1 and "assistant ingest" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    index = tmp_path_factory.mktemp("cli-index")
+    r = run(["ingest", str(SEEDS)], index)
+    assert r.returncode == 0 and "1 added" in r.stdout, r.stderr
+    return index
+
+
+def test_ingest_again_is_unchanged_and_search_json(seeded):
+    r = run(["ingest", str(SEEDS)], seeded)
+    assert "1 unchanged" in r.stdout and "0 chunks embedded" in r.stdout
+    r = run(["search", "Sanchez Ismayel", "--k", "2", "--json"], seeded)
+    hits = json.loads(r.stdout)
+    assert len(hits) == 2 and "Sanchez Ismayel" in hits[0]["text"] and hits[0]["score"] >= hits[1]["score"]
+
+
+def test_empty_question_and_unreachable_llm_server_are_one_line_errors(seeded):
+    r = run(["ask", "   "], seeded)
+    assert r.returncode == 1 and "empty" in r.stderr and "Traceback" not in r.stderr
+    r = run(["ask", "Who is Anibal Sanchez Ismayel?", "--json"], seeded,
+            {"ASSISTANT_LLM_URL": f"http://127.0.0.1:{free_port()}/v1"}, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "127.0.0.1" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_show_prints_the_text_citations_index_into(seeded):
+    src = str(next(SEEDS.iterdir()))
+    r = run(["show", src], seeded)
+    assert r.stdout == open(src, encoding="utf-8").read()
+
+
+@pytest.mark.llm
+def test_ask_json_contract(seeded):
+    r = run(["ask", SEED_QUESTION, "--json"], seeded)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"question", "answer", "refused", "citations", "timings"}
+    assert set(out["timings"]) >= {"retrieve_s", "first_token_s", "total_s"}
+    assert not out["refused"] and out["citations"]
+    for c in out["citations"]:
+        assert set(c) >= {"n", "source", "title", "start", "end", "quote", "score"}
+        assert open(c["source"], encoding="utf-8").read()[c["start"] : c["end"]] == c["quote"]

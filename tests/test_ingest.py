@@ -1,0 +1,109 @@
+"""Ingestion against the real embedder and a real embedded Chroma."""
+import os
+import time
+
+import pytest
+
+from assistant.documents import text_of
+from assistant.embed import Embedder
+from assistant.ingest import ingest
+from assistant.store import Store
+
+from conftest import SHARED
+
+
+@pytest.fixture
+def sync(settings, shared_embedder):
+    store = Store(settings)
+
+    def run(*paths):
+        return ingest([str(p) for p in paths], store, shared_embedder, settings, progress=False)
+
+    run.store = store
+    return run
+
+
+def consistent(store):
+    """Every file present once: one version per source, complete, no duplicate spans."""
+    states = store.doc_states()
+    for source, versions in states.items():
+        assert len(versions) == 1, f"{source} has {len(versions)} versions"
+        (present, expected), = versions.values()
+        assert present == expected, f"{source}: {present} of {expected} chunks"
+    spans = [(c.source, c.start, c.end) for c in store.all_chunks()]
+    assert len(spans) == len(set(spans))
+    return states
+
+
+def test_chunks_slice_the_document_text_exactly(sync, corpus):
+    report = sync(corpus)
+    assert len(report.added) == 1 and report.chunks > 0
+    for c in sync.store.all_chunks():
+        assert text_of(c.source)[c.start : c.end] == c.text
+        assert os.path.isabs(c.source)
+
+
+def test_unchanged_reingest_embeds_nothing(sync, corpus, monkeypatch):
+    sync(corpus)
+    monkeypatch.setattr(Embedder, "embed", lambda *a, **k: pytest.fail("re-embedded an unchanged file"))
+    report = sync(corpus)
+    assert report.chunks == 0 and len(report.unchanged) == 1 and not report.added + report.updated + report.removed
+
+
+def test_changed_file_is_replaced_and_removed_file_deleted(sync, corpus):
+    sync(corpus)
+    extra = corpus / "notes.md"
+    extra.write_text("# Harbour notes\n\nThe ferry to Texel leaves at 07:15 every morning.\n", encoding="utf-8")
+    assert sync(corpus).added == [str(extra)]
+    extra.write_text("# Harbour notes\n\nThe ferry to Texel now leaves at 08:40.\n", encoding="utf-8")
+    report = sync(corpus)
+    assert report.updated == [str(extra)]
+    texts = " ".join(c.text for c in sync.store.chunks_of(str(extra)))
+    assert "08:40" in texts and "07:15" not in texts
+    consistent(sync.store)
+    extra.unlink()
+    report = sync(corpus)
+    assert report.removed == [str(extra)]
+    assert sync.store.chunks_of(str(extra)) == []
+    assert set(consistent(sync.store)) == {str(p) for p in corpus.iterdir()}
+
+
+def test_formats_titles_dates_and_unreadable_files(sync, tmp_path):
+    import docx
+
+    d = tmp_path / "mixed"
+    (d / "sub" / "deeper").mkdir(parents=True)
+    (d / "a.md").write_text("# Lighthouse log\n\nThe lamp at Cape Wrath was lit at dusk.\n", encoding="utf-8")
+    (d / "sub" / "b.html").write_text("<html><head><title>Bakery</title></head><body><p>The sourdough rises for 14 hours.</p></body></html>")
+    doc = docx.Document()
+    doc.add_paragraph("The orchard holds 312 apple trees.")
+    doc.save(d / "sub" / "deeper" / "c.docx")
+    (d / "news.txt").write_text("Title: Harbour reopens\nDate: 2023-11-27T10:00:00+00:00\n\nThe harbour reopened on Monday.\n", encoding="utf-8")
+    (d / "empty.txt").write_bytes(b"")
+    (d / "blob.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    report = sync(d)
+    assert len(report.added) == 4
+    reasons = dict(report.skipped)
+    assert reasons[str(d / "empty.txt")] == "empty file"
+    assert "PDF" in reasons[str(d / "blob.pdf")]
+    by_source = {r["source"]: r for r in sync.store.documents()}
+    assert by_source[str(d / "news.txt")]["title"] == "Harbour reopens"
+    assert by_source[str(d / "news.txt")]["date"] == "2023-11-27"
+    assert by_source[str(d / "a.md")]["title"] == "Lighthouse log"
+    for c in sync.store.all_chunks():
+        assert text_of(c.source)[c.start : c.end] == c.text
+
+
+def test_dev_corpus_first_and_second_ingest(sync):
+    corpus = SHARED / "eval" / "dev" / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("shared eval corpus not present")
+    t0 = time.perf_counter()
+    first = sync(corpus)
+    t1 = time.perf_counter()
+    second = sync(corpus)
+    t2 = time.perf_counter()
+    print(f"\ndev corpus: first ingest {t1 - t0:.1f}s ({first.chunks} chunks), unchanged re-ingest {t2 - t1:.2f}s")
+    assert len(first.added) == 300 and second.chunks == 0 and len(second.unchanged) == 300
+    assert (t2 - t1) < 0.2 * (t1 - t0)
+    consistent(sync.store)

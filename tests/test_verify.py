@@ -1,0 +1,50 @@
+from assistant.verify import addresses, check, cited_numbers, is_refusal, strip_citations
+from assistant import phrases
+
+SOURCE = ("The options remain under review and have not been authorized by President Donald Trump, "
+          "who has insisted that Venezuelan President Nicolás Maduro leads international trafficking networks.")
+Q = "Has Trump authorized the strikes?"
+
+
+def test_a_faithful_claim_passes():
+    assert check("No, Trump has not authorized the strikes [1].", SOURCE, Q).ok
+    assert check("The options remain under review [1].", SOURCE, Q).ok
+
+
+def test_an_invented_number_is_caught():
+    r = check("Trump authorized 10 drone strikes [1].", SOURCE, Q)
+    assert not r.ok and "10" in r.reason
+
+
+def test_an_invented_name_is_caught():
+    r = check("No, President Biden has not authorized them [1].", SOURCE, Q)
+    assert not r.ok and "biden" in r.reason
+
+
+def test_a_flipped_answer_is_caught():
+    r = check("Yes, Trump authorized the strikes [1].", SOURCE, Q)
+    assert not r.ok and "denies" in r.reason
+
+
+def test_an_unrelated_source_is_caught():
+    r = check("The bakery sells bread every morning [1].", SOURCE, Q)
+    assert not r.ok
+
+
+def test_number_words_and_abbreviations_match():
+    src = "The U.S. military is drafting plans, according to four sources who spoke with NBC News."
+    assert check("Four sources spoke to NBC News [1].", src, "How many sources spoke to NBC?").ok
+    assert check("4 sources spoke with NBC News about US plans [1].", src, "How many sources?").ok
+
+
+def test_citation_helpers():
+    assert cited_numbers("a [1] b [2, 3][4].") == [1, 2, 3, 4]
+    assert strip_citations("Yes, it was [2].") == "Yes, it was."
+    assert is_refusal(phrases.REFUSAL)
+    assert is_refusal("The sources do not mention the capital of Australia.")
+    assert not is_refusal("No, Trump has not authorized the strikes [1].")
+
+
+def test_a_yes_no_verdict_must_address_the_question():
+    assert addresses("No, Trump has not authorized the strikes [1].", Q)
+    assert not addresses("Yes, Trump has insisted that Maduro leads trafficking networks [1].", Q)

@@ -1,0 +1,212 @@
+"""The web app over HTTP: a real Gradio server on a loopback port, real models, gradio_client.
+
+Only two questions reach the 1.5B LLM (the seed question and one that is refused before it);
+the rest checks uploads, escaping, errors and login without generating anything.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import httpx  # noqa: E402
+from gradio_client import Client  # noqa: E402
+
+from assistant import REFUSAL, Assistant, Settings  # noqa: E402
+from assistant.web import add_uploads, build_app, esc, evidence_html, launch, md_escape, render_answer, safe_filename  # noqa: E402
+
+SEED_QUESTION = "Has Trump authorized the strikes?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The app launched in this process (prevent_thread_lock) on a free loopback port."""
+
+    def __init__(self, assistant, auth=None):
+        self.app = build_app(assistant)
+        self.port = free_port()
+        launch(self.app, "127.0.0.1", self.port, auth=auth, prevent_thread_lock=True)
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def close(self):
+        self.app.close()
+
+
+@pytest.fixture(scope="module")
+def seed_server(seed_assistant):
+    server = Server(seed_assistant)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fresh_assistant(tmp_path, shared_embedder):
+    """An Assistant over an empty temporary index (its own upload folder); no LLM is loaded."""
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.embedder = shared_embedder
+    return a
+
+
+# --------------------------------------------------------------------------- unit: names, escaping
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "passwd"),
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\Windows\\system.ini", "system.ini"),
+    ("/abs/path/report.pdf", "report.pdf"),
+    (".bashrc", "bashrc"),
+    ("..", "upload"),
+    ("", "upload"),
+    ("a<b>|c\x00d.md", "a_b__cd.md"),
+    ("notes 2024 (final).txt", "notes 2024 (final).txt"),
+    ("Été.md", "Été.md"),
+])
+def test_safe_filename(name, expected):
+    assert safe_filename(name) == expected
+
+
+def test_safe_filename_is_a_plain_bounded_name():
+    for evil in ("../" * 50 + "x.txt", "a/" * 300 + "b" * 500 + ".docx", "\u202e.txt", "con/../../.."):
+        name = safe_filename(evil)
+        assert name and "/" not in name and "\\" not in name and not name.startswith(".")
+        assert len(name) <= 120
+
+
+def test_answer_markdown_escapes_text_and_links_citations():
+    md = render_answer("Strikes <img src=x onerror=alert(1)> are *not* authorized [1][2].", turn=3)
+    assert "<img" not in md and "&lt;img" in md
+    assert r"\*not\*" in md  # Markdown cannot format (or link) document text
+    assert '<a href="#cite-3-1" class="cite">&#91;1&#93;</a>' in md
+    assert 'href="#cite-3-2"' in md
+    assert esc("${x} {{y}} `z`") == "&#36;&#123;x&#125; &#123;&#123;y&#125;&#125; &#96;z&#96;"
+    assert md_escape("[a](javascript:x)").startswith(r"\[a\]\(")
+
+
+def test_evidence_highlights_the_exact_quote_and_escapes_the_document(tmp_path):
+    doc = tmp_path / "evil.txt"
+    text = "Intro <script>alert(1)</script>.\nThe zebra festival takes place on 12 May. More ${text} here."
+    doc.write_text(text, encoding="utf-8")
+    start = text.index("The zebra")
+    end = text.index("May.") + 4
+    out = evidence_html({"source": str(doc), "title": "<b>T</b>", "date": "2026-01-01", "start": start,
+                         "end": end, "quote": text[start:end]}, "[1]")
+    assert "<mark>The zebra festival takes place on 12 May.</mark>" in out
+    assert '<mark class="doc-mark">The zebra festival takes place on 12 May.</mark>' in out
+    assert "<script>" not in out and "<b>T</b>" not in out and "${" not in out
+    assert "Show whole document" in out
+    # A document changed since indexing is reported, not mis-highlighted.
+    doc.write_text("something else entirely " * 10, encoding="utf-8")
+    stale = evidence_html({"source": str(doc), "title": "T", "date": "", "start": start, "end": end,
+                           "quote": text[start:end]}, "[1]")
+    assert "changed since it was indexed" in stale
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_upload_lands_inside_upload_folder_and_is_searchable(fresh_assistant, tmp_path):
+    src = tmp_path / "incoming"
+    src.mkdir()
+    good = src / "good.txt"
+    good.write_text("The zebra festival in Utrecht takes place on 12 May.\n", encoding="utf-8")
+    empty = src / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    binary = src / "tool.exe"
+    binary.write_bytes(b"MZ\x00\x00")
+    outside = tmp_path / "etc" / "passwd.txt"
+
+    result = add_uploads(fresh_assistant, [(good, "../../etc/passwd.txt"), (empty, "empty.txt"), (binary, "tool.exe")])
+
+    uploads = Path(fresh_assistant.settings.uploads).resolve()
+    assert [p.resolve() for p in result.saved] == [uploads / "passwd.txt"]
+    assert not outside.exists()
+    assert sorted(os.listdir(uploads)) == ["passwd.txt"]  # skipped files are not kept
+    assert [Path(s).name for s in result.added] == ["passwd.txt"]
+    reasons = dict(result.skipped)
+    assert "unsupported file type" in reasons["tool.exe"]
+    assert reasons["empty.txt"]  # ingest's own reason, shown to the user
+    assert "Skipped" in result.markdown() and "Indexed" in result.markdown()
+    docs = fresh_assistant.documents()
+    assert [Path(d["source"]).resolve() for d in docs] == [uploads / "passwd.txt"]
+    hits = fresh_assistant.search("When is the zebra festival in Utrecht?", 3)
+    assert hits and "zebra festival" in hits[0].chunk.text
+
+
+# --------------------------------------------------------------------------- the HTTP API
+
+
+@pytest.mark.llm
+def test_ask_endpoint_answers_with_exact_citations(seed_server):
+    client = Client(seed_server.url, verbose=False)
+    r = client.predict(SEED_QUESTION, api_name="/ask")
+    assert isinstance(r, dict)
+    assert set(r) >= {"question", "answer", "refused", "citations", "timings"}
+    assert r["question"] == SEED_QUESTION
+    assert not r["refused"], r["answer"]
+    assert r["citations"], r
+    for c in r["citations"]:
+        assert set(c) >= {"n", "source", "title", "date", "start", "end", "quote", "score"}
+        assert Assistant.text_of(c["source"])[c["start"] : c["end"]] == c["quote"]
+        assert f"[{c['n']}]" in r["answer"]
+    assert any("authoriz" in c["quote"].lower() for c in r["citations"])
+
+
+@pytest.mark.llm
+def test_ask_endpoint_refuses_what_documents_do_not_say(seed_server):
+    client = Client(seed_server.url, verbose=False)
+    r = client.predict("What is the capital of Australia?", api_name="/ask")
+    assert r["refused"] is True
+    assert r["answer"].startswith(REFUSAL)
+    assert r["citations"] == []
+
+
+def test_search_endpoint_and_errors_are_messages(seed_server):
+    client = Client(seed_server.url, verbose=False)
+    passages = client.predict("drone strikes Venezuela", 3, api_name="/search")
+    assert 1 <= len(passages) <= 3
+    p = passages[0]
+    assert Assistant.text_of(p["source"])[p["start"] : p["end"]] == p["text"]
+    with pytest.raises(Exception) as err:  # gradio_client raises AppError carrying our message
+        client.predict("   ", api_name="/ask")
+    assert "empty" in str(err.value)
+    assert "Traceback" not in str(err.value)
+
+
+def test_unreachable_llm_server_is_a_message(tmp_path, shared_embedder):
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index"), llm_url=f"http://127.0.0.1:{free_port()}/v1",
+                                llm_timeout_s=5))
+    a.embedder = shared_embedder
+    a.ingest(str(Path(__file__).resolve().parents[1] / "seeds"))
+    server = Server(a)
+    try:
+        with pytest.raises(Exception) as err:
+            Client(server.url, verbose=False).predict(SEED_QUESTION, api_name="/ask")
+        assert "language model could not answer" in str(err.value)
+    finally:
+        server.close()
+
+
+def test_login_required_when_auth_is_set(fresh_assistant):
+    server = Server(fresh_assistant, auth="alice:s3cret")
+    try:
+        assert httpx.get(server.url + "config", timeout=10).status_code == 401
+        assert httpx.get(server.url + "gradio_api/info", timeout=10).status_code == 401
+        with pytest.raises(Exception):
+            Client(server.url, verbose=False)
+        with pytest.raises(Exception):
+            Client(server.url, auth=("alice", "wrong"), verbose=False)
+        client = Client(server.url, auth=("alice", "s3cret"), verbose=False)
+        assert "/ask" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    finally:
+        server.close()
