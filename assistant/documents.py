@@ -104,6 +104,8 @@ def read_document(path: str | os.PathLike) -> Document:
         if suffix in TEXT_SUFFIXES:
             text = _decode_text(raw)
         elif suffix in (".html", ".htm"):
+            if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # NULs: not HTML text
+                raise UnreadableFile("binary file")
             text, meta_title, meta_date = _read_html(raw)
         elif suffix == ".pdf":
             text, meta_title = _read_pdf(raw)

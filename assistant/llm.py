@@ -34,6 +34,12 @@ from pathlib import Path
 
 from .models import llm_model_path
 
+# xllamacpp's llama.cpp uses GCC OpenMP, whose waiting threads spin. On a busy machine (other
+# processes on the same cores) that made generation 5-10x slower here; PASSIVE lets them sleep.
+# libgomp reads this once, when it is first loaded (by xllamacpp or torch), so it is set at
+# import time; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class LLMError(RuntimeError):
     """The LLM could not answer; the message is one line a user can act on."""

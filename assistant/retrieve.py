@@ -157,6 +157,14 @@ class Plan:
 
 # --------------------------------------------------------------------------- the retriever
 
+def _bm25_scores(bm25, text: str, n: int) -> np.ndarray:
+    """BM25 scores of every chunk; zeros when the text has no lexical terms ("Who are they?", emoji)."""
+    terms = lexical_terms(text)
+    if bm25 is None or not terms:  # bm25s raises IndexError on an empty query
+        return np.zeros(n)
+    return bm25.get_scores(terms)
+
+
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, settings: Settings):
         self.store, self.embedder, self.settings = store, embedder, settings
@@ -254,7 +262,7 @@ class Retriever:
         # Candidates: dense neighbours of every query text, and BM25's best (within each filter).
         n_dense = CANDIDATES * (2 if len(plan.rankings) > 1 else 1)
         dense_hits = self._dense(qvecs, n_dense)
-        lex = {t: (bm25.get_scores(lexical_terms(t)) if bm25 is not None else np.zeros(len(chunks))) for t in texts}
+        lex = {t: _bm25_scores(bm25, t, len(chunks)) for t in texts}
         cand_per_ranking: list[list[int]] = []
         all_cands: dict[int, None] = {}
         for r in plan.rankings:

@@ -343,7 +343,8 @@ CSS = """
 #app-title .app-name { font-size: 1.5rem; font-weight: 600; line-height: 1.3; }
 #evidence, #passages { padding: 10px 12px; border: 1px solid var(--border-color-primary); border-radius: var(--block-radius);
   background: var(--block-background-fill); }
-.sources { font-size: .85em; opacity: .9; }
+.sources, .understood { font-size: .85em; opacity: .9; }
+.understood { font-style: italic; opacity: .7; }
 .sources a.cite { font-weight: 500; margin-right: .6em; }
 #app-title .app-sub { margin: 2px 0 0; opacity: .75; }
 #chat-col, #side-col { min-width: 0; }
@@ -464,6 +465,8 @@ def build_app(assistant) -> gr.Blocks:
                     else:
                         titles = {c["n"]: c["title"] for c in record["citations"]}
                         content = render_answer(answer.answer, turn, titles) + sources_line(turn, record["citations"])
+                        if answer.standalone_question and answer.standalone_question.lower() != question.lower():
+                            content += f'\n\n<span class="understood">Understood as: {md_escape(answer.standalone_question)}</span>'
                         panel = passages_html(record["passages"], turn, "Retrieved passages")
                     messages[-1]["content"] = content
                     session["history"].append((question, answer.answer))
@@ -621,8 +624,9 @@ def build_app(assistant) -> gr.Blocks:
         answer_limits = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
         chat_io = dict(fn=respond, inputs=[question, session], outputs=[question, chatbot, passages, session],
                        api_visibility="private", **answer_limits)
-        question.submit(**chat_io)
-        ask_btn.click(**chat_io)
+        # One listener for both triggers: trigger_mode="once" then ignores a second question while
+        # this browser's answer is still being written (it would interleave with the first).
+        gr.on(triggers=[question.submit, ask_btn.click], trigger_mode="once", **chat_io)
         chatbot.clear(new_chat, outputs=[question, chatbot, evidence, passages, session], api_visibility="private",
                       concurrency_limit=None)
         new_btn.click(new_chat, outputs=[question, chatbot, evidence, passages, session], api_visibility="private",
