@@ -68,20 +68,23 @@ def split_sentences(buffer: str, final: bool) -> tuple[list[str], str]:
     """
     spans = sentences(buffer)
     merged: list[str] = []
+    start_of_last = end_of_last = 0  # where the last merged sentence (with its markers) lies in buffer
     for sp in spans:
-        piece = buffer[sp.start : sp.end]
+        piece, start = buffer[sp.start : sp.end], sp.start
         lead = LEADING_CITATIONS.match(piece)
         if merged and lead and lead.group().strip():  # "... approved. [2] Next": the marker is the previous one's
             merged[-1] += " " + lead.group().strip()
-            piece = piece[lead.end() :]
+            piece, start = piece[lead.end() :], sp.start + lead.end()
+            end_of_last = start
         if piece.strip():
             merged.append(piece)
+            start_of_last, end_of_last = start, sp.end
     if final:
         return merged, ""
     # The last sentence may still be growing, and so may markers that follow it.
-    if not merged or not LEADING_CITATIONS.sub("", buffer[buffer.rfind(merged[-1]) + len(merged[-1]) :]).strip() and len(merged) < 2:
+    if not merged or not LEADING_CITATIONS.sub("", buffer[end_of_last:]).strip() and len(merged) < 2:
         return [], buffer
-    return merged[:-1], buffer[buffer.rfind(merged[-1]) :]
+    return merged[:-1], buffer[start_of_last:]
 
 
 class Answerer:

@@ -25,6 +25,13 @@ from .text import sentences
 
 _LEANS_BACK = re.compile(r"^(he|she|it|they|this|that|these|those|his|her|its|their|but|however|the company|the move)\b", re.I)
 MAX_PER_DOC = 4
+# Sentences that address the model instead of stating facts (prompt injection planted in a
+# document). The prompt also says sources are untrusted, but a 1.5B model obeys "say X" when
+# the question points at it, and the verifier passes "X" because the source contains it.
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b",
+    re.I,
+)
 
 
 @dataclass
@@ -58,7 +65,8 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
     cands = []
     for rank, p in enumerate(passages):
         for start, end, text in _spans(p):
-            cands.append((rank, p, start, end, text))
+            if not _INJECTION.search(text):  # documents are data: orders to the model never reach it
+                cands.append((rank, p, start, end, text))
     # Document frequencies over the candidates give a local IDF: rare question terms weigh more.
     q_terms = set(lexical_terms(question))
     cand_terms = [set(lexical_terms(c[4])) for c in cands]

@@ -49,6 +49,9 @@ PER_DOC_CAP = 3
 META_BOOST = 0.15  # whole-question score bonus for a chunk of a named outlet / date
 MIN_CLAUSE_TERMS = 3  # content words a clause needs to be searched on its own
 MAX_RANKINGS = 8
+FILTER_WEIGHT = 0.9
+CLAUSE_WEIGHT = 0.8
+FILTER_MAX_SHARE = 0.5  # a name matching more documents than this filters nothing useful
 
 
 def _stemmer():
@@ -220,31 +223,51 @@ class Retriever:
         self._outlet_rx = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, names)) + r")(?![\w])") if names else None
 
     # -- analysis --------------------------------------------------------------------------
+    def named(self, text: str) -> list[tuple[str, set[int]]]:
+        """Outlets and dates the text names that some documents carry: [(name, documents)]."""
+        found: list[tuple[str, set[int]]] = []
+        if self._outlet_rx is not None:
+            for m in self._outlet_rx.finditer(text):
+                docs = self._outlets.get(m.group(1))
+                if docs and all(docs != d for _, d in found):
+                    found.append((m.group(1), docs))
+        for iso in mentioned_dates(text):
+            docs = self._dates.get(iso)
+            if docs:
+                found.append((iso, docs))
+        return found
+
+    @staticmethod
+    def _narrow(named: list[tuple[str, set[int]]]) -> set[int] | None:
+        """Documents matching everything a clause names (outlet AND date), else any of it."""
+        if not named:
+            return None
+        both = set.intersection(*(d for _, d in named))
+        return both or set.union(*(d for _, d in named))
+
     def plan(self, query: str) -> Plan:
         """The rankings a query is answered from (see the module docstring)."""
         plan = Plan(rankings=[Ranking(query, 1.0, None, "question")])
-        named: list[tuple[str, set[int]]] = []
-        if self._outlet_rx is not None:
-            for m in self._outlet_rx.finditer(query):
-                docs = self._outlets.get(m.group(1))
-                if docs and all(docs != d for _, d in named):
-                    named.append((m.group(1), docs))
-        for iso in mentioned_dates(query):
-            docs = self._dates.get(iso)
-            if docs:
-                named.append((iso, docs))
-        for label, docs in named:
-            plan.boost_docs |= docs
-        # One filtered ranking per outlet/date, when the question names two or more of them
-        # or the filter is selective (a single named outlet that has most documents says little).
         n_docs = max(1, len(self._doc_chunks))
-        for label, docs in named:
-            if len(named) >= 2 or len(docs) <= 0.5 * n_docs:
-                plan.rankings.append(Ranking(query, 0.9, docs, label))
-        parts = clauses(query)
+        named = self.named(query)
+        for _, docs in named:
+            plan.boost_docs |= docs
+        parts = clauses(query) if len(lexical_terms(query)) >= 2 * MIN_CLAUSE_TERMS else [query]
+        filtered: list[set[int]] = []
+        for p in parts:
+            docs = self._narrow(self.named(p))
+            if docs is not None and len(docs) <= FILTER_MAX_SHARE * n_docs and docs not in filtered:
+                filtered.append(docs)
+        if not filtered and named:  # named only across clauses: one filter per name
+            for _, docs in named:
+                if len(docs) <= FILTER_MAX_SHARE * n_docs and docs not in filtered:
+                    filtered.append(docs)
+        if len(filtered) >= 2 or (filtered and len(filtered[0]) <= 0.05 * n_docs):
+            for docs in filtered:
+                plan.rankings.append(Ranking(query, FILTER_WEIGHT, docs, "filter"))
         if len(parts) >= 2:
             for p in parts:
-                plan.rankings.append(Ranking(p, 0.8, None, "clause"))
+                plan.rankings.append(Ranking(p, CLAUSE_WEIGHT, None, "clause"))
         plan.rankings = plan.rankings[:MAX_RANKINGS]
         return plan
 
@@ -307,6 +330,7 @@ class Retriever:
             order = np.argsort(-s, kind="stable")
             ranked.append([(float(s[j]), cands[j]) for j in order])
 
+        self.last_plan = (plan, ranked)  # for debugging and benchmarks
         picked = self._merge(plan, ranked, k)
         # Report scores on the whole question's scale so callers can threshold them.
         q_lex = lex[query]

@@ -44,6 +44,10 @@ Design and trade-offs:
   concurrency group of 2 (one generating, one retrieving) and everyone else waits in the
   queue (up to ``QUEUE_SIZE``) with a visible position instead of failing; cheap events
   (citation clicks, document list) are not limited, so they stay snappy while answers run.
+  Enter and the Ask button are one listener with ``trigger_mode="once"``: a second question
+  from the same browser is ignored until the first answer is done (no interleaved answers).
+* **Launching.** Gradio 6 takes theme, CSS and JS in ``launch()``, not ``Blocks()``, so
+  ``launch(app, ...)`` here passes them; tests and ``serve`` both use it.
 * **Safety defaults.** Binds 127.0.0.1, never creates share links, analytics off, login when
   ``ASSISTANT_AUTH=user:password`` is set. No asset is fetched from the internet (bundled
   fonts, no CDN), so the page works offline.
@@ -91,7 +95,8 @@ def esc(text: Any) -> str:
             .replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;").replace("`", "&#96;"))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#+!|~>-])")
+# Markdown punctuation gets a backslash; < > & are left to HTML escaping ("\\&gt;" would show "&gt;").
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#+!|~-])")
 
 
 def md_escape(text: str) -> str:

@@ -32,7 +32,7 @@ for var, val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKEN
                  ("ANONYMIZED_TELEMETRY", "False"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1")):
     os.environ.setdefault(var, val)
 
-from benchmarks.common import DEV, machine, percentile  # noqa: E402
+from benchmarks.common import CACHE, DEV, machine  # noqa: E402
 
 
 def wrap_llm(llm, context_window: int, num_output: int):
@@ -109,12 +109,24 @@ def run_baseline(corpus: Path, questions: list[dict], work: Path, k: int = 10, m
     LI.node_parser = SentenceSplitter(chunk_size=256, chunk_overlap=32)
 
     t0 = time.perf_counter()
-    client = chromadb.PersistentClient(path=str(work / "baseline-index"))
+    work.mkdir(parents=True, exist_ok=True)
+    marker = work / "complete.json"
+    client = chromadb.PersistentClient(path=str(work / "chroma"))
+    if not marker.exists():
+        try:
+            client.delete_collection("baseline")
+        except Exception:
+            pass
     collection = client.get_or_create_collection("baseline")
-    docs = SimpleDirectoryReader(str(corpus), required_exts=[".txt"]).load_data()
-    index = VectorStoreIndex.from_documents(
-        docs, storage_context=StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection)))
-    build_s = time.perf_counter() - t0
+    store = ChromaVectorStore(chroma_collection=collection)
+    if marker.exists():
+        index = VectorStoreIndex.from_vector_store(store)
+        build_s = json.loads(marker.read_text())["build_s"]
+    else:
+        docs = SimpleDirectoryReader(str(corpus), required_exts=[".txt"]).load_data()
+        index = VectorStoreIndex.from_documents(docs, storage_context=StorageContext.from_defaults(vector_store=store))
+        build_s = time.perf_counter() - t0
+        marker.write_text(json.dumps({"build_s": build_s, "chunks": collection.count()}))
     engine = index.as_query_engine(similarity_top_k=k, streaming=True)
     retriever = index.as_retriever(similarity_top_k=k)
 
@@ -173,14 +185,23 @@ def main(argv=None):
     p.add_argument("--questions", default=str(DEV / "questions.jsonl"))
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "baseline.json"))
-    p.add_argument("--skip-ours", action="store_true")
+    p.add_argument("--skip-ours", action="store_true", help="keep the 'ours' part of an existing --out file")
+    p.add_argument("--skip-baseline", action="store_true", help="keep the 'baseline' part of an existing --out file")
+    p.add_argument("--index-cache", default=str(CACHE / "baseline-index"),
+                   help="the baseline's Chroma folder, kept between runs (its build time is recorded once)")
     args = p.parse_args(argv)
 
     from assistant import evaluate as ev
 
     questions = ev.load_questions(args.questions, args.limit)
     work = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    prior = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    if prior.get("limit") != args.limit:
+        prior = {}
     result = {"machine": machine(), "limit": args.limit, "question_ids": [q["id"] for q in questions]}
+    for part in ("ours", "baseline"):
+        if getattr(args, f"skip_{part}") and part in prior:
+            result[part] = prior[part]
     try:
         if not args.skip_ours:
             t0 = time.perf_counter()
@@ -194,11 +215,12 @@ def main(argv=None):
             print(f"ours: {json.dumps(ours['overall'])}", file=sys.stderr)
             from assistant.llm import EmbeddedLLM  # noqa: F401  (free our model before loading the baseline's)
             del ours
-        t0 = time.perf_counter()
-        base = run_baseline(Path(args.corpus), questions, work)
-        base["wall_s"] = round(time.perf_counter() - t0, 1)
-        result["baseline"] = base
-        print(f"baseline: {json.dumps(base['overall'])}", file=sys.stderr)
+        if not args.skip_baseline:
+            t0 = time.perf_counter()
+            base = run_baseline(Path(args.corpus), questions, Path(args.index_cache))
+            base["wall_s"] = round(time.perf_counter() - t0, 1)
+            result["baseline"] = base
+            print(f"baseline: {json.dumps(base['overall'])}", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))

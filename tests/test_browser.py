@@ -9,7 +9,7 @@ laptop one is copied to docs/screenshot.png.
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import socket
 from pathlib import Path
 
@@ -20,7 +20,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from assistant import Assistant, Settings  # noqa: E402
 from assistant.web import build_app, launch  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.llm]
+# Gradio's local queue statistics use a pandas option pandas deprecates: not ours to fix.
+pytestmark = [pytest.mark.browser, pytest.mark.llm, pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -215,6 +216,16 @@ def test_chat_citations_upload_and_layout(server, browser, tmp_path):
     page.click("#new-chat")
     page.wait_for_function("!document.querySelector('#chatbot a.cite')")
     assert bot_messages(page) == []
+
+    # Remove the upload: pick its row in the table, then "Remove from index".
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#doc-table .body-cell", has_text="Utrecht events").first.click()
+    expect(page.locator("#remove-choice input")).to_have_value(re.compile("zebra.txt"))
+    page.click("#remove-btn")
+    expect(page.locator("#doc-table")).not_to_contain_text("Utrecht events")
+    expect(page.locator("#doc-summary")).to_contain_text("1 document indexed")
+    assert [Path(d["source"]).name for d in assistant.documents()] == ["000_e58740dbd93eda86.txt"]
+    assert os.listdir(uploads) == []
     assert not errors, errors
     page.close()
 

@@ -21,6 +21,8 @@ from assistant import REFUSAL, Assistant, Settings  # noqa: E402
 from assistant.web import add_uploads, build_app, esc, evidence_html, launch, md_escape, render_answer, safe_filename  # noqa: E402
 
 SEED_QUESTION = "Has Trump authorized the strikes?"
+# Gradio's local queue statistics use a pandas option pandas deprecates: not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
 
 def free_port() -> int:
@@ -91,6 +93,7 @@ def test_answer_markdown_escapes_text_and_links_citations():
     assert 'href="#cite-3-2"' in md
     assert esc("${x} {{y}} `z`") == "&#36;&#123;x&#125; &#123;&#123;y&#125;&#125; &#96;z&#96;"
     assert md_escape("[a](javascript:x)").startswith(r"\[a\]\(")
+    assert md_escape("> a <b> & c") == "&gt; a &lt;b&gt; &amp; c"  # no backslash before an entity
 
 
 def test_evidence_highlights_the_exact_quote_and_escapes_the_document(tmp_path):
