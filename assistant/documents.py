@@ -124,6 +124,8 @@ def read_document(path: str | os.PathLike) -> Document:
         title = _first_md_heading(text)
     if not title:
         title = meta_title.strip()
+    if not title and suffix in TEXT_SUFFIXES:
+        title = _first_line_title(text)
     if not title:
         title = p.stem
     raw_date = header.get("date", "").strip() or meta_date.strip()
@@ -436,6 +438,16 @@ def _parse_header(text: str) -> dict[str, str]:
     if "title" not in fields and "date" not in fields:
         return {}
     return fields
+
+
+def _first_line_title(text: str, limit: int = 90) -> str:
+    """A plain text file's first line, shortened at a word: a news lede names its story
+    far better than a file name like 000_e58740dbd93eda86 does."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:—-–") + "…"
 
 
 def _first_md_heading(text: str) -> str:

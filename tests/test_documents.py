@@ -92,7 +92,8 @@ def test_seed_article_text_is_exactly_the_file():
     assert doc.text == expected
     assert doc.source == str(SEED.resolve())
     assert doc.hash == hashlib.sha256(SEED.read_bytes()).hexdigest()
-    assert doc.title == "000_e58740dbd93eda86"  # no header, no heading: the file stem
+    # no header, no heading: the first line, shortened at a word
+    assert doc.title == "New planning by U.S. military officials contemplates strikes—potentially including drone…"
     assert doc.date == mtime_date(SEED)
     quote = "The U.S. military is actively drafting plans"
     start = doc.text.index(quote)
@@ -165,11 +166,11 @@ def test_header_only_at_very_start(tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("Some intro line.\nTitle: Not A Header\nDate: 2020-01-01\n", encoding="utf-8")
     doc = read_document(p)
-    assert doc.title == "notes"
+    assert doc.title == "Some intro line."  # the first line, not the late "Title:"
     assert doc.date == mtime_date(p)
     q = tmp_path / "memo.txt"
     q.write_text("Note: buy milk\nand eggs\n", encoding="utf-8")  # key: value, but no title/date
-    assert read_document(q).title == "memo"
+    assert read_document(q).title == "Note: buy milk"
 
 
 def test_crlf_text_decodes_like_open(tmp_path):
