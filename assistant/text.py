@@ -134,6 +134,9 @@ def chunk_spans(text: str, max_tokens: int, body_start: int = 0) -> list[Span]:
         chunks.append(Span(pieces[i].start, pieces[j - 1].end))
         if j >= len(pieces):
             break
-        # Start the next chunk on the last sentence of this one, unless that makes no progress.
-        i = j - 1 if j - 1 > i else j
+        # Start the next chunk on the last sentence of this one, unless that makes no progress
+        # or leaves no room for the next sentence (the chunk would lie inside this one).
+        overlap = j - 1 > i and (estimate_tokens(text[pieces[j - 1].start : pieces[j - 1].end])
+                                 + estimate_tokens(text[pieces[j].start : pieces[j].end])) <= max_tokens
+        i = j - 1 if overlap else j
     return chunks

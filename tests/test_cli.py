@@ -62,3 +62,16 @@ def test_ask_json_contract(seeded):
     for c in out["citations"]:
         assert set(c) >= {"n", "source", "title", "start", "end", "quote", "score"}
         assert open(c["source"], encoding="utf-8").read()[c["start"] : c["end"]] == c["quote"]
+
+
+@pytest.mark.llm
+def test_chat_understands_a_follow_up(seeded):
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(seeded))
+    script = "What are U.S. military officials planning against Venezuela?\nHas Trump approved them?\n\n"
+    r = subprocess.run([sys.executable, "-m", "assistant", "chat"], input=script, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    understood = [ln for ln in r.stdout.splitlines() if "understood as:" in ln]
+    assert understood, r.stdout
+    assert "trump" in understood[0].lower() and ("strike" in understood[0].lower() or "plan" in understood[0].lower())
+    assert "Traceback" not in r.stderr
