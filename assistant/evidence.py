@@ -4,8 +4,12 @@ A 1.5B model on two cores reads ~90 tokens/s, so every passage in the prompt cos
 before the first word. Instead of whole chunks we hand it the best *sentences* of the top
 chunks (each a few dozen tokens), scored by question-term overlap (IDF-weighted), dense
 similarity and the rank of the chunk they came from, with at most a few per document so a
-question about two articles sees both. A sentence that leans on the one before it (starts
-with a pronoun, or is very short) carries that sentence along, so a quote makes sense alone.
+question about two articles sees both. A question in several parts ("Does X report ..., while
+Y ...?", see ``retrieve.clauses``) is scored per part too, and the picks go round robin over
+the whole question and its parts, so each part gets its best sentences in. Only the lexically
+most promising ``MAX_EMBEDDED`` sentences are embedded, which bounds the cost per question.
+A sentence that leans on the one before it (starts with a pronoun, or is very short) carries
+that sentence along, so a quote makes sense alone.
 
 Each source is an exact span of its document, so a citation of source n is already an exact
 quote; the verifier only has to check that the claim is what the span says.
@@ -19,12 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .retrieve import lexical_terms
+from .retrieve import clauses, lexical_terms
 from .schema import Passage
 from .text import sentences
 
 _LEANS_BACK = re.compile(r"^(he|she|it|they|this|that|these|those|his|her|its|their|but|however|the company|the move)\b", re.I)
-MAX_PER_DOC = 4
+MAX_PER_DOC = 3
+PART_WEIGHT = 1.0  # a part of the question against the whole, in the round robin
+MAX_EMBEDDED = 32  # candidate sentences embedded per question (the rest rank last)
 # Sentences that address the model instead of stating facts (prompt injection planted in a
 # document). The prompt also says sources are untrusted, but a 1.5B model obeys "say X" when
 # the question points at it, and the verifier passes "X" because the source contains it.
@@ -67,25 +73,43 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
         for start, end, text in _spans(p):
             if not _INJECTION.search(text):  # documents are data: orders to the model never reach it
                 cands.append((rank, p, start, end, text))
+    if not cands:
+        return []
+    # The question and, for a question in several parts, each part: every part should get its
+    # best sentences in (a comparison of two articles needs a sentence from each).
+    parts = clauses(question)
+    queries = [question] + (parts if len(parts) >= 2 else [])
+    weights = [1.0] + [PART_WEIGHT] * (len(queries) - 1)
     # Document frequencies over the candidates give a local IDF: rare question terms weigh more.
-    q_terms = set(lexical_terms(question))
+    q_terms = [set(lexical_terms(q)) for q in queries]
     cand_terms = [set(lexical_terms(c[4])) for c in cands]
-    df = {t: sum(t in ts for ts in cand_terms) for t in q_terms}
-    idf = {t: math.log(1 + len(cands) / (1 + df[t])) for t in q_terms}
-    total_idf = sum(idf.values()) or 1.0
-    vecs = embedder.embed([question] + [c[4] for c in cands])
-    dense = vecs[1:] @ vecs[0]
-
-    scored = []
+    all_terms = set().union(*q_terms)
+    df = {t: sum(t in ts for ts in cand_terms) for t in all_terms}
+    idf = {t: math.log(1 + len(cands) / (1 + df[t])) for t in all_terms}
     top_score = passages[0].score or 1.0
-    for (rank, p, start, end, text), ts, dn in zip(cands, cand_terms, dense):
-        lex = sum(idf[t] for t in q_terms & ts) / total_idf
-        score = 0.5 * lex + 0.3 * float(dn) + 0.2 * (p.score / top_score)
-        scored.append((score, rank, p, start, end, text))
-    scored.sort(key=lambda s: -s[0])
+    prior = np.array([max(c[1].score, 0.0) / top_score for c in cands])
+    lex = np.array([[sum(idf[t] for t in qt & ts) / (sum(idf[t] for t in qt) or 1.0) for ts in cand_terms]
+                    for qt in q_terms])  # queries x candidates
+    # Embedding every sentence costs ~10 ms each on 2 cores: embed only the lexically promising.
+    keep = np.argsort(-(lex.max(axis=0) + 0.2 * prior), kind="stable")[:MAX_EMBEDDED]
+    vecs = embedder.embed(queries + [cands[i][4] for i in keep])
+    dense = np.zeros((len(queries), len(cands)))
+    dense[:, keep] = vecs[: len(queries)] @ vecs[len(queries):].T
+    scores = 0.5 * lex + 0.3 * dense + 0.2 * prior  # queries x candidates
+    scores[:, np.setdiff1d(np.arange(len(cands)), keep)] -= 1.0  # never before an embedded one
 
-    chosen, per_doc, spans_taken = [], {}, []
-    for score, rank, p, start, end, text in scored:
+    # Weighted round robin over the queries' orderings.
+    slots = []
+    for j, w in enumerate(weights):
+        for pos, i in enumerate(np.argsort(-scores[j], kind="stable")):
+            slots.append(((pos + 1) / w, j, int(i)))
+    slots.sort()
+    chosen, per_doc, spans_taken, seen = [], {}, [], set()
+    for _, j, i in slots:
+        if i in seen:
+            continue
+        seen.add(i)
+        rank, p, start, end, text = cands[i]
         src = p.chunk.source
         if per_doc.get(src, 0) >= MAX_PER_DOC:
             continue
@@ -93,7 +117,7 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
             continue  # overlapping windows of the same text (chunk overlap or lean-back)
         spans_taken.append((src, start, end))
         per_doc[src] = per_doc.get(src, 0) + 1
-        chosen.append((score, rank, p, start, end, text))
+        chosen.append((float(scores[:, i].max()), rank, p, start, end, text))
         if len(chosen) == n:
             break
     # Present sources grouped by document, in reading order: easier for a small model to follow.

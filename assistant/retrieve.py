@@ -43,13 +43,17 @@ from .settings import Settings
 from .store import Store
 from .text import STOPWORDS, words
 
-LEXICAL_WEIGHT = 0.6
+LEXICAL_WEIGHT = 0.8
+PART_LEXICAL_WEIGHT = 0.8  # the same mix for a part of the question
 CANDIDATES = 50  # per retriever and ranking, before fusion
-PER_DOC_CAP = 3
-META_BOOST = 0.15  # whole-question score bonus for a chunk of a named outlet / date
+PER_DOC_CAP = 4
+META_BOOST = 0.3  # whole-question score bonus for a chunk of a named outlet / date
 MIN_CLAUSE_TERMS = 3  # content words a clause needs to be searched on its own
-MAX_RANKINGS = 8
+MAX_RANKINGS = 12
 FILTER_WEIGHT = 0.9
+FOCUS_WEIGHT = 0.85
+RRF_K = 1
+CONSENSUS_HEAD = 3
 CLAUSE_WEIGHT = 0.8
 FILTER_MAX_SHARE = 0.5  # a name matching more documents than this filters nothing useful
 
@@ -85,7 +89,7 @@ _SOURCE_FIELD = re.compile(r"(?:^|\|\s)Source:\s*(.*?)\s*(?=\|\s(?:Author|Date|C
 _CLAUSE_SPLIT = re.compile(
     r"\s*[;:?]\s+|\s*,\s+(?:and|but|or|while|whereas|yet)\s+|\s*,\s+|"
     r"\s+(?:while|whereas|as opposed to|in contrast to|in contrast with|compared to|compared with|"
-    r"as well as|versus|vs\.?|than (?:the|what|how)|the same (?:way|light) as|similar to how|"
+    r"as well as|than (?:the|what|how)|the same (?:way|light) as|similar to how|"
     r"and (?=(?:does|do|did|is|was|are|were|has|have|had|also|then|the other|another)\b))\s+",
     re.I)
 
@@ -252,24 +256,54 @@ class Retriever:
         named = self.named(query)
         for _, docs in named:
             plan.boost_docs |= docs
-        parts = clauses(query) if len(lexical_terms(query)) >= 2 * MIN_CLAUSE_TERMS else [query]
-        filtered: list[set[int]] = []
+        if len(lexical_terms(query)) < 2 * MIN_CLAUSE_TERMS:
+            return plan
+        parts = self.clauses(query)
+        # A clause that names an outlet or date is searched within those documents; the clauses
+        # that name none (the question's focus: "was there a change in ...") are searched both
+        # everywhere and within each named clause's documents.
+        filtered: list[tuple[str, set[int]]] = []
+        focus: list[str] = []
         for p in parts:
             docs = self._narrow(self.named(p))
-            if docs is not None and len(docs) <= FILTER_MAX_SHARE * n_docs and docs not in filtered:
-                filtered.append(docs)
-        if not filtered and named:  # named only across clauses: one filter per name
-            for _, docs in named:
-                if len(docs) <= FILTER_MAX_SHARE * n_docs and docs not in filtered:
-                    filtered.append(docs)
-        if len(filtered) >= 2 or (filtered and len(filtered[0]) <= 0.05 * n_docs):
-            for docs in filtered:
-                plan.rankings.append(Ranking(query, FILTER_WEIGHT, docs, "filter"))
+            if docs is not None and len(docs) <= FILTER_MAX_SHARE * n_docs:
+                if all(docs != d for _, d in filtered):
+                    filtered.append((p, docs))
+            elif docs is None:
+                focus.append(p)
+        if not filtered and named:  # names spread over clauses: the whole question per name
+            filtered = [(query, docs) for _, docs in named if len(docs) <= FILTER_MAX_SHARE * n_docs]
+        if len(filtered) >= 2 or (filtered and len(filtered[0][1]) <= 0.05 * n_docs):
+            focus_text = " ".join(focus)
+            for p, docs in filtered:
+                plan.rankings.append(Ranking(p, FILTER_WEIGHT, docs, "filter"))
+            if focus_text and len(lexical_terms(focus_text)) >= MIN_CLAUSE_TERMS:
+                for p, docs in filtered:
+                    plan.rankings.append(Ranking(focus_text, FOCUS_WEIGHT, docs, "focus"))
         if len(parts) >= 2:
             for p in parts:
-                plan.rankings.append(Ranking(p, CLAUSE_WEIGHT, None, "clause"))
+                if all(p != r.query or r.docs is not None for r in plan.rankings):
+                    plan.rankings.append(Ranking(p, CLAUSE_WEIGHT, None, "clause"))
         plan.rankings = plan.rankings[:MAX_RANKINGS]
         return plan
+
+    def clauses(self, query: str) -> list[str]:
+        """``clauses``, where a clause that only names an outlet or date joins its neighbour."""
+        parts = clauses(query)
+        out: list[str] = []
+        for p in parts:
+            bare = p
+            if self._outlet_rx is not None:
+                bare = self._outlet_rx.sub(" ", bare)
+            bare = _DATE_ISO.sub(" ", _DATE_DMY.sub(" ", _DATE_MDY.sub(" ", bare)))
+            if out and len(lexical_terms(bare)) < MIN_CLAUSE_TERMS:
+                out[-1] = out[-1] + ", " + p
+            else:
+                out.append(p)
+        if len(out) >= 2 and len(lexical_terms(out[0])) < MIN_CLAUSE_TERMS:
+            out[1] = out[0] + ", " + out[1]
+            out = out[1:]
+        return out
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> list[Passage]:
@@ -324,7 +358,8 @@ class Retriever:
             dn = np.maximum(dense_all[[row[i] for i in cands], q], 0.0)
             max_lex = float(lx.max()) if lx.size and lx.max() > 0 else 1.0
             max_dn = float(dn.max()) if dn.size and dn.max() > 0 else 1.0
-            s = LEXICAL_WEIGHT * lx / max_lex + (1 - LEXICAL_WEIGHT) * dn / max_dn
+            w = LEXICAL_WEIGHT if r.label == "question" else PART_LEXICAL_WEIGHT
+            s = w * lx / max_lex + (1 - w) * dn / max_dn
             if r.docs is None and plan.boost_docs:
                 s = s + META_BOOST * np.isin(self._doc_of[cands], list(plan.boost_docs))
             order = np.argsort(-s, kind="stable")
@@ -342,22 +377,28 @@ class Retriever:
         return out
 
     def _merge(self, plan: Plan, ranked: list[list[tuple[float, int]]], k: int) -> list[tuple[float, int]]:
-        """Weighted round robin over the rankings, with a per-document cap."""
+        """Consensus first, then coverage; with a per-document cap.
+
+        The first ``CONSENSUS_HEAD`` places go by reciprocal-rank fusion over all rankings (a
+        chunk several parts of the question agree on); the rest by weighted round robin, so
+        every part of the question gets its best chunks in.
+        """
         if len(ranked) == 1:
             order = ranked[0]
         else:
+            fused: dict[int, float] = {}
+            for r, lst in zip(plan.rankings, ranked):
+                for p, (s, i) in enumerate(lst):
+                    fused[i] = fused.get(i, 0.0) + r.weight / (RRF_K + p + 1)
+            best = max(fused.values()) if fused else 1.0
+            head = sorted(((v / best, i) for i, v in fused.items()), key=lambda t: -t[0])[:CONSENSUS_HEAD]
             # Position p of ranking r gets priority (p + 1) / weight: ties favour earlier rankings.
             slots = []
             for n, (r, lst) in enumerate(zip(plan.rankings, ranked)):
-                top = lst[0][0] if lst else 1.0
                 for p, (s, i) in enumerate(lst):
-                    slots.append(((p + 1) / r.weight, n, s / (top or 1.0), i))
+                    slots.append(((p + 1) / r.weight, n, fused[i] / best, i))
             slots.sort(key=lambda t: (t[0], t[1]))
-            order, seen = [], set()
-            for _, _, s, i in slots:
-                if i not in seen:
-                    seen.add(i)
-                    order.append((s, i))
+            order = head + [(s, i) for _, _, s, i in slots]
         out, per_doc, seen = [], {}, set()
         for s, i in order:
             d = int(self._doc_of[i])

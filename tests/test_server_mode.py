@@ -387,11 +387,15 @@ def test_load_benchmark_smoke(tmp_path):
     """benchmarks/load.py end to end at toy size: 2 users, 2 questions, tiny LLM, ingest while asking."""
     from assistant.models import tiny_llm_path
 
-    out = tmp_path / "load.md"
+    out, late = tmp_path / "load.md", tmp_path / "late"
+    late.mkdir()
+    for i, town in enumerate(["Quedlinburg", "Wernigerode"]):
+        (late / f"late{i}.txt").write_text(f"Title: Zeppelin hangar in {town}\n\nThe zeppelin hangar in {town} "
+                                           "reopened for visitors this spring.\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "load.py"), "--users", "2", "--questions-per-user", "1",
-         "--minutes", "2", "--llm-model", tiny_llm_path(), "--corpus", str(SEED_FILE.parent),
-         "--out", str(out), "--work-dir", str(tmp_path / "work")],
+         "--minutes", "2", "--llm-model", tiny_llm_path(), "--corpus", str(SEED_FILE.parent), "--late", str(late),
+         "--ingest-delay", "0", "--out", str(out), "--work-dir", str(tmp_path / "work")],
         env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=420,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
