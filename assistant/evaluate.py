@@ -450,10 +450,14 @@ def run(corpus: str, questions: str, out: str, limit: int | None = None, retriev
 
     rows = []
     texts: dict = {}
+    partial = outp / "questions.partial.jsonl"  # each question as it finishes: a long run can be inspected
+    partial.write_text("", encoding="utf-8")
     bar = tqdm(qs, desc="eval", unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     for q in bar:
         row = evaluate_question(a, q, corpus, retrieval_only, texts)
         rows.append(row)
+        with open(partial, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         done = [r for r in rows if r.get("correct") is not None]
         if done:
             bar.set_postfix(ok=f"{sum(bool(r['correct']) for r in done)}/{len(done)}",
@@ -489,6 +493,7 @@ def run(corpus: str, questions: str, out: str, limit: int | None = None, retriev
     }
     report["overall"]["index_build_s"] = report["run"]["index_build_s"]
     write_reports(report, outp)
+    partial.unlink(missing_ok=True)
     return report
 
 

@@ -215,6 +215,21 @@ def dir_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
+def _measure_in_child(settings: dict, questions_file: str, label: str, server_pid: int | None = None) -> dict:
+    spec = json.dumps({"settings": settings, "questions": questions_file, "label": label, "server_pid": server_pid})
+    out = subprocess.run([sys.executable, __file__, "--measure", spec], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child(spec: str) -> None:
+    from assistant.settings import Settings
+
+    s = json.loads(spec)
+    questions = [json.loads(line)["question"] for line in open(s["questions"], encoding="utf-8") if line.strip()]
+    result = measure(Settings.load(collection="bench", **s["settings"]), questions, s["label"], s["server_pid"])
+    print(json.dumps(result))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -225,7 +240,6 @@ def main(argv=None):
 
     from assistant.settings import Settings
 
-    questions = [json.loads(line)["question"] for line in open(args.questions, encoding="utf-8") if line.strip()]
     sents, docs = sentence_table(DEV / "corpus")
     svecs = sentence_vectors(sents)
     results = []
@@ -235,15 +249,15 @@ def main(argv=None):
         print(f"[{n}] building", file=sys.stderr)
         build_s = build(index_dir, n, sents, docs, svecs)
         row = {"size": n, "build_s": round(build_s, 1), "disk_mib": round(dir_mib(index_dir), 0)}
+        # Each measurement in a fresh process, so that its memory figures are its own.
         print(f"[{n}] measuring embedded", file=sys.stderr)
-        row["embedded"] = measure(Settings.load(index_dir=str(index_dir), chroma_url="", collection="bench"),
-                                  questions, "embedded")
+        row["embedded"] = _measure_in_child({"index_dir": str(index_dir), "chroma_url": ""}, args.questions, "embedded")
         if args.server:
             print(f"[{n}] measuring server", file=sys.stderr)
             proc, port = run_server(index_dir)
             try:
-                row["server"] = measure(Settings.load(chroma_url=f"http://127.0.0.1:{port}", collection="bench"),
-                                        questions, "server", server_pid=proc.pid)
+                row["server"] = _measure_in_child({"chroma_url": f"http://127.0.0.1:{port}"}, args.questions,
+                                                  "server", proc.pid)
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -257,4 +271,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--measure":
+        _child(sys.argv[2])
+    else:
+        main()
