@@ -34,8 +34,9 @@ def render() -> str:
     out = ["# Benchmark results", "",
            f"Rendered {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `.venv/bin/python -m benchmarks.run` "
            "(parts: `--only retrieval baseline ingest scale report`).",
-           "All timings are wall-clock on a shared 2-core VM where other jobs ran at the same time: "
-           "treat them as +-20% (more for p95).", ""]
+           "All timings are wall-clock on a shared 2-core VM where other jobs ran at the same time "
+           "(load average 6-10): treat absolute latencies as upper bounds with +-50% noise (see the notes at "
+           "the end); ratios measured back to back are firmer.", ""]
     if retrieval:
         out += ["## Retrieval on the dev questions (no LLM)", "", f"Machine: {_machine(retrieval.get('machine'))}.", "",
                 "hits@k = share of a question's evidence sentences in the top k chunks (MultiHop-RAG paper's definition); "
@@ -103,6 +104,23 @@ def render() -> str:
         missing = [n for n in (10_000, 100_000, 1_000_000) if n not in measured]
         if missing:
             out += ["", f"Not measured: {', '.join(f'{n:,}' for n in missing)} chunks (see notes below)."]
+        out.append("")
+    dev = HERE / "eval-dev" / "summary.json"
+    if dev.exists():
+        e = json.loads(dev.read_text())
+        run_ = e.get("run", {})
+        out += ["## Full `assistant eval` on dev (60 questions, embedded Qwen2.5-1.5B)", "",
+                f"Machine: {_machine(run_.get('machine'))}. Started {run_.get('started')}; index reused "
+                "(a fresh build of the 4,122 chunks took 1,003 s under the same load). "
+                "Full per-question report: `benchmarks/eval-dev/report.md`, chart `report.png`.", "",
+                "| type | n | hits@10 | MRR@10 | context hits | accuracy | refusal | false refusal | "
+                "citations exact | citations in evidence | p50 first token s | p50 total s |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for t, m in list(e["by_type"].items()) + [("**overall**", e["overall"])]:
+            out.append(f"| {t} | {m['n_questions']} | {_f(m['hits@10'])} | {_f(m['mrr@10'])} | {_f(m['context_hits'])} | "
+                       f"{_f(m['accuracy'])} | {_f(m['refusal_rate'])} | {_f(m['false_refusal_rate'])} | "
+                       f"{_f(m['citation_exact_rate'])} | {_f(m['citation_in_evidence_rate'])} | "
+                       f"{_f(m['p50_first_token_s'], 1)} | {_f(m['p50_total_s'], 1)} |")
         out.append("")
     if notes.exists():
         out += [notes.read_text().strip(), ""]

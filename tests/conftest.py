@@ -25,7 +25,17 @@ for var in list(os.environ):  # a developer's own settings must not leak into te
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = SEEDS / "000_e58740dbd93eda86.txt"
-SHARED = ROOT.parent / "shared"
+
+def _shared_dir() -> Path:
+    """The team's shared folder (evaluation data): beside the checkout, or where it lives on
+    these machines; ASSISTANT_TEST_SHARED overrides. Tests that need it skip when it is absent."""
+    for cand in (os.environ.get("ASSISTANT_TEST_SHARED"), ROOT.parent / "shared", "/work/shared"):
+        if cand and (Path(cand) / "eval").is_dir():
+            return Path(cand)
+    return ROOT.parent / "shared"
+
+
+SHARED = _shared_dir()
 SEED_QUESTION = "Has Trump authorized the strikes?"
 
 

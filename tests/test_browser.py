@@ -151,9 +151,9 @@ def test_chat_citations_upload_and_layout(server, browser, tmp_path):
     quote = mark.inner_text().strip()
     seed_text = Assistant.text_of(str(ROOT / "seeds" / "000_e58740dbd93eda86.txt"))
     assert quote and " ".join(quote.split()) in " ".join(seed_text.split())
-    assert "authoriz" in quote.lower()
+    assert "authoriz" in quote.lower() or "approv" in quote.lower()  # either sentence says "not yet"
     head = page.inner_text("#evidence .ev-head")
-    assert "[1]" in head and "2026" in head  # title and date are shown
+    assert "[1]" in head and re.search(r"\d{4}-\d{2}-\d{2}", head)  # title and date are shown
 
     # The whole document, with the same span highlighted and scrolled into view in its box.
     page.click("#evidence details.whole-doc summary")

@@ -20,7 +20,9 @@ from assistant.documents import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_e58740dbd93eda86.txt"
-CORPUS = Path("/work/shared/eval/dev/corpus")
+from conftest import SHARED  # noqa: E402
+
+CORPUS = SHARED / "eval" / "dev" / "corpus"
 CORPUS_FILE = CORPUS / "mhr-0040d577-amazon-sellers-sound-off-on-the-ftc-s-long-overd.txt"
 
 

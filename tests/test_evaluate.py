@@ -10,9 +10,11 @@ import pytest
 
 from assistant import evaluate as ev
 
+from conftest import SHARED
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SEED_QUESTIONS = ROOT.parent / "shared" / "eval" / "seed_questions.jsonl"
+SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
 
 OVERALL_KEYS = {"hits@10", "mrr@10", "doc_recall@10", "context_hits", "accuracy", "refusal_rate",
                 "false_refusal_rate", "citation_exact_rate", "citation_in_evidence_rate",
@@ -172,6 +174,8 @@ def test_load_questions_defaults_and_limit(tmp_path):
 # --------------------------------------------------------------------------- end to end
 
 def _args(tmp_path, **kw):
+    if not SEED_QUESTIONS.exists():
+        pytest.skip("shared seed questions not present")
     ns = argparse.Namespace(corpus=str(SEEDS), questions=str(SEED_QUESTIONS), out=str(tmp_path / "out"), limit=None)
     for k, v in kw.items():
         setattr(ns, k, v)
