@@ -28,7 +28,7 @@ from .retrieve import Retriever, lexical_terms
 from .schema import Answer, Citation, Passage
 from .text import sentences
 from .settings import Settings
-from .verify import addresses, check, cited_numbers, is_refusal, strip_citations
+from .verify import addresses, check, cited_numbers, content, is_refusal, strip_citations
 
 MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
 MIN_COVERAGE = 0.5  # or: share of the question's key terms found in one passage
@@ -149,7 +149,7 @@ class Answerer:
         timings["total_s"] = round(time.perf_counter() - t0, 3)
         yield Event("answer", Answer(question=question, answer=" ".join(shown), refused=False,
                                      citations=citations, passages=passages, removed_claims=removed,
-                                     timings=timings))
+                                     timings=timings, context=[(x.source, x.start, x.end, x.text) for x in sources]))
 
     def _verified(self, sentence: str, sources: list[Source], question: str, renumber: dict[int, int]) -> str | None:
         """The sentence with valid, renumbered citations if its claim holds, else None."""
@@ -164,9 +164,16 @@ class Answerer:
             keep = [n for n in cited if check(claim, sources[n - 1].text, question).ok] or cited
         else:
             best = [s.n for s in sources if check(claim, s.text, question).ok]
-            if not best:
+            # A multi-hop claim ("both reported ...") may combine facts from several sources:
+            # check it against the cited ones (or all) together, and cite those that share words.
+            pool = cited or [s.n for s in sources]
+            related = [n for n in pool if content(claim) & content(sources[n - 1].text)]
+            if best:
+                keep = best[:1]
+            elif len(related) > 1 and check(claim, " ".join(sources[n - 1].text for n in related), question).ok:
+                keep = related[:3]
+            else:
                 return None
-            keep = best[:1]
         for n in keep:
             renumber.setdefault(n, len(renumber) + 1)
         marks = "".join(phrases.cite(renumber[n]) for n in keep)

@@ -74,6 +74,7 @@ class Answer:
     standalone_question: str | None = None  # the rewritten question, for a chat follow-up
     removed_claims: list[str] = field(default_factory=list)  # draft sentences that failed verification
     timings: dict = field(default_factory=dict)  # retrieve_s, first_token_s, total_s
+    context: list[tuple[str, int, int, str]] = field(default_factory=list)  # (source, start, end, text) the LLM read
 
     def to_dict(self) -> dict:
         """The `assistant ask --json` and web `/ask` shape."""
