@@ -38,3 +38,6 @@ eval: setup
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*-*-*-*-* eval-out test-artifacts
+
+bench: setup
+	$(BIN)/python -m benchmarks.run

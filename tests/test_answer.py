@@ -94,11 +94,3 @@ def test_yes_no_detection_and_stream_splitting():
     done, rest = split_sentences("No, it has not been approved. [1] The options rem", final=False)
     assert done == ["No, it has not been approved. [1]"] and rest == "The options rem"
 
-
-def test_a_claim_combining_two_facts_is_kept_with_citations_covering_both(answer_with):
-    events, llm = answer_with("Four sources told NBC News that the strike options have not been authorized by Trump.",
-                              question="What did four sources tell NBC News, and have the options been authorized?")
-    a = _answer(events)
-    assert not a.refused, a.removed_claims
-    quotes = " ".join(c.quote for c in a.citations)
-    assert "four sources" in quotes and "authorized" in quotes

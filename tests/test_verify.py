@@ -48,3 +48,12 @@ def test_citation_helpers():
 def test_a_yes_no_verdict_must_address_the_question():
     assert addresses("No, Trump has not authorized the strikes [1].", Q)
     assert not addresses("Yes, Trump has insisted that Maduro leads trafficking networks [1].", Q)
+
+
+def test_a_multi_hop_claim_needs_both_sources_together():
+    a = "The U.S. military is drafting plans for strikes, according to four sources who spoke with NBC News."
+    b = "The options remain under review and have not been authorized by President Donald Trump."
+    claim = "Four sources told NBC News that the options have not been authorized by Trump [1][2]."
+    q = "What is known about the plans?"
+    assert not check(claim, a, q).ok and not check(claim, b, q).ok
+    assert check(claim, a + " " + b, q).ok
