@@ -7,7 +7,10 @@ to cite them (source, title, date, start, end), so the store is the single sourc
 the lexical index is rebuilt from it, never persisted separately, and cannot drift.
 
 A ``version`` stamp in the collection's metadata changes on every write, so long-lived
-readers (the web app) notice another process's ingest and refresh their lexical index.
+readers (the web app) notice an ingest and refresh their lexical index. Limitation: embedded
+Chroma caches its state per process, so a running app does not see another *process's* ingest
+into the same folder (tests/test_faults.py has a strict xfail for it); ingest through the app,
+or use a Chroma server (``ASSISTANT_CHROMA_URL``), where every client sees every write.
 """
 from __future__ import annotations
 
