@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -11,18 +10,11 @@ CACHE = Path(os.environ.get("ASSISTANT_BENCH_CACHE", Path.home() / ".cache" / "a
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as f:
-            info["mem_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
-        info["loadavg_at_start"] = os.getloadavg()[0]
-    except OSError:
-        pass
+    """The eval's machine description, plus the load at start (these machines are shared)."""
+    from assistant.evaluate import machine as described
+
+    info = described()
+    info["loadavg_at_start"] = os.getloadavg()[0]
     return info
 
 
