@@ -13,17 +13,6 @@ import sys
 EXIT_USER_ERROR = 1
 
 
-def _quiet_libraries():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
-
 def _assistant(args, need_index: bool = True):
     from .core import Assistant
     from .settings import Settings
@@ -234,7 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    _quiet_libraries()
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)

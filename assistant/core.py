@@ -23,9 +23,6 @@ from .store import Store
 
 MAX_QUESTION_CHARS = 2000  # longer questions are truncated (a pasted document is not a question)
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 class Assistant:

@@ -7,7 +7,6 @@ unchanged re-ingest, ``assistant show``) never pay its start-up.
 """
 from __future__ import annotations
 
-import os
 import threading
 
 from .settings import Settings
@@ -23,8 +22,6 @@ class Embedder:
     def model(self):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import torch
                 from sentence_transformers import SentenceTransformer
 

@@ -51,7 +51,6 @@ import math
 import os
 import re
 import shutil
-import statistics
 import sys
 import time
 import traceback
@@ -422,9 +421,6 @@ def _context_metrics(a, q, row, passages, facts, corpus, texts, select, has_evid
 def run(corpus: str, questions: str, out: str, limit: int | None = None, retrieval_only: bool = False,
         reuse_index: bool = False, progress: bool = True, settings_overrides: dict | None = None) -> dict:
     """Run the evaluation and write report.json / report.md / report.png under out; return the report."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     if not os.path.isdir(corpus):
         raise ValueError(f"corpus folder not found: {corpus}")
     qs = load_questions(questions, limit)
@@ -635,7 +631,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    for var, val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
-                     ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
-        os.environ.setdefault(var, val)
     main(_parser().parse_args())

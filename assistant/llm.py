@@ -34,11 +34,7 @@ from pathlib import Path
 
 from .models import llm_model_path
 
-# xllamacpp's llama.cpp uses GCC OpenMP, whose waiting threads spin. On a busy machine (other
-# processes on the same cores) that made generation 5-10x slower here; PASSIVE lets them sleep.
-# libgomp reads this once, when it is first loaded (by xllamacpp or torch), so it is set at
-# import time; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OMP_WAIT_POLICY=PASSIVE (llama.cpp's OpenMP threads must not spin) is set by assistant/__init__.py.
 
 
 class LLMError(RuntimeError):

@@ -374,7 +374,6 @@ class Retriever:
         picked = self._merge(plan, ranked, k)
         # Report scores on the whole question's scale so callers can threshold them.
         q_lex = lex[query]
-        max_q_lex = float(q_lex.max()) if q_lex.max() > 0 else 1.0
         out = []
         for score, i in picked:
             dn = float(dense_all[row[i], full])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -25,9 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-for var, val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
-                 ("ANONYMIZED_TELEMETRY", "False")):
-    os.environ.setdefault(var, val)
+import assistant  # noqa: E402,F401  (sets the offline environment before any model library loads)
 
 from benchmarks.common import DEV, machine  # noqa: E402
 

@@ -11,7 +11,6 @@ Timings are wall-clock on a shared 2-core machine: expect +-20% between runs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

@@ -22,7 +22,6 @@ import argparse
 import gc
 import hashlib
 import json
-import os
 import random
 import shutil
 import socket
@@ -35,9 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-for var, val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
-                 ("ANONYMIZED_TELEMETRY", "False")):
-    os.environ.setdefault(var, val)
+import assistant  # noqa: E402,F401  (sets the offline environment before any model library loads)
 
 from benchmarks.common import CACHE, DEV, machine, percentile, rss_mib  # noqa: E402
 
@@ -238,7 +235,6 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "scale.json"))
     args = p.parse_args(argv)
 
-    from assistant.settings import Settings
 
     sents, docs = sentence_table(DEV / "corpus")
     svecs = sentence_vectors(sents)

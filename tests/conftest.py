@@ -12,12 +12,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import assistant  # noqa: E402,F401  (sets the offline environment, see assistant.ENVIRONMENT)
 for var in list(os.environ):  # a developer's own settings must not leak into tests
     if var.startswith("ASSISTANT_"):
         del os.environ[var]

@@ -8,7 +8,6 @@ leave an index where every file is present exactly once and nothing is stale.
 """
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sqlite3
