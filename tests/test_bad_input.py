@@ -14,6 +14,8 @@ import shutil
 
 import pytest
 
+from test_documents import make_pdf
+
 from conftest import SEED_FILE, SEED_QUESTION
 from test_server_mode import assert_one_line_error, check_citations, run_cli
 
@@ -109,26 +111,8 @@ def test_other_languages_and_odd_questions_get_an_answer_or_a_refusal(tiny_assis
 
 
 def _pdf(lines: list[str]) -> bytes:
-    """A minimal one-page PDF with Helvetica text."""
-    content = ("BT /F1 12 Tf 14 TL 72 720 Td " + " ".join(
-        "({}) Tj T*".format(s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")) for s in lines)
-        + " ET").encode("latin-1")
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-            b"/Contents 5 0 R >>",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for k, body in enumerate(objs, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % k + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
-    return out.getvalue()
+    """A minimal one-page PDF with Helvetica text (test_documents' writer)."""
+    return make_pdf([lines])
 
 
 def _bad_folder(root):
