@@ -5,8 +5,11 @@ user unchecked. A claim is supported by its cited sources when:
 
 - every number in the claim appears in them (digits and number words are normalized);
 - every name (a capitalized word not at the sentence start) appears in them or in the question;
-- at least half of the claim's other content words appear in them (crudely stemmed);
-- its polarity agrees: a claim that denies something cites a source that denies it, and vice versa.
+- at least half of the claim's other content words appear in them or in the question (reduced to
+  crude roots, so 'won'/'winning' and 'released'/'release' match);
+- its polarity agrees: a claim that denies something cites a source that denies the same thing
+  (a word of the claim's denial within a few words after the source's negation), and a claim
+  that asserts something cites no source that denies it.
 
 These are lexical tests: they catch invented numbers and names, swapped citations and flipped
 yes/no answers, and they can wrongly reject a faithful paraphrase. Rejecting is the safe error
@@ -27,9 +30,28 @@ _NUMBER_WORDS = {
     "second": "2nd", "third": "3rd",
 }
 _NEGATIONS = {"not", "no", "never", "none", "nor", "neither", "without", "cannot", "hasn", "hasnt",
-              "isn", "wasn", "didn", "doesn", "don", "won", "aren", "weren", "haven", "hadn", "couldn",
+              "isn", "wasn", "didn", "doesn", "aren", "weren", "haven", "hadn", "couldn",
               "wouldn", "shouldn", "denies", "denied", "refused", "unable", "failed"}
-_OPENERS = {"yes", "no", "according", "the", "a", "an", "in", "on", "both", "however", "based"}
+_OPENERS = {"yes", "no", "according", "the", "a", "an", "in", "on", "both", "however", "based",
+            # words about the sources themselves, capitalized when they open a sentence
+            "source", "sources", "article", "articles", "report", "reports", "neither", "while", "this", "these"}
+# Irregular forms the suffix stemmer cannot join to their root ("won" and "winning" are "win").
+_IRREGULAR = {
+    "won": "win", "wrote": "write", "written": "write", "told": "tell", "began": "begin", "begun": "begin",
+    "took": "take", "taken": "take", "gave": "give", "given": "give", "made": "make", "held": "hold",
+    "led": "lead", "left": "leave", "lost": "lose", "paid": "pay", "sold": "sell", "bought": "buy",
+    "brought": "bring", "came": "come", "became": "become", "found": "find", "went": "go", "gone": "go",
+    "ran": "run", "saw": "see", "seen": "see", "spent": "spend", "stole": "steal", "stolen": "steal",
+    "struck": "strike", "fell": "fall", "fallen": "fall", "grew": "grow", "grown": "grow", "knew": "know",
+    "known": "know", "rose": "rise", "risen": "rise", "chose": "choose", "chosen": "choose",
+    "drove": "drive", "driven": "drive", "broke": "break", "broken": "break", "met": "meet",
+    "kept": "keep", "sent": "send", "built": "build", "felt": "feel", "thought": "think",
+    "caught": "catch", "taught": "teach", "fought": "fight", "sought": "seek", "beaten": "beat",
+    "shot": "shoot", "threw": "throw", "thrown": "throw", "spoke": "speak", "spoken": "speak",
+    "meant": "mean", "stood": "stand", "understood": "understand", "hid": "hide", "hidden": "hide",
+    "forgot": "forget", "forgotten": "forget", "ate": "eat", "eaten": "eat", "better": "good", "best": "good",
+}
+_NAME = re.compile(r"[A-Za-z]\w*(?:[.'’-]\w+)*")
 _REFUSAL_HINTS = re.compile(
     r"(do(es)? not (contain|provide|mention|say|specify|include|state)|not (mentioned|specified|provided|stated|"
     r"available|found)|no (information|mention)|cannot (answer|determine|be determined)|unable to (answer|determine)|"
@@ -67,7 +89,7 @@ def _numbers_of(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    toks = re.findall(r"[A-Za-z][\w'’-]*", text)
+    toks = _NAME.findall(text)
     out = set()
     for i, t in enumerate(toks):
         if t[0].isupper() and t.lower() not in STOPWORDS and t.lower() not in _OPENERS and not (i == 0 and t.lower() in _NUMBER_WORDS):
@@ -77,13 +99,36 @@ def names(text: str) -> set[str]:
     return out
 
 
+def _name_found(name: str, known: set[str]) -> bool:
+    """A hyphenated name ('USB-C-to-USB-C') is found when each of its parts is."""
+    if name in known:
+        return True
+    parts = [p for p in name.split("-") if p and p not in STOPWORDS]
+    return len(parts) > 1 and all(p in known for p in parts)
+
+
 def _plain(word: str) -> str:
     """'U.S.' and 'US', "Trump's" and 'Trump' are the same name."""
     return word.replace("’", "'").removesuffix("'s").replace(".", "")
 
 
+def root(word: str) -> str:
+    """A word's crude root, joining the forms a paraphrase changes: 'released'/'release',
+    'companies'/'company', 'winning'/'won'/'win'."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    r = stem(word)
+    if r.endswith("i") and len(r) > 3:
+        r = r[:-1] + "y"
+    if len(r) > 4 and r.endswith("e"):
+        r = r[:-1]
+    if len(r) > 3 and r[-1] == r[-2] and r[-1] not in "lsz":
+        r = r[:-1]
+    return r
+
+
 def content(text: str) -> set[str]:
-    return {stem(w) for w in words(text) if w not in STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit() and len(w) > 2}
+    return {root(w) for w in words(text) if w not in STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit() and len(w) > 2}
 
 
 def negated(text: str) -> bool:
@@ -117,15 +162,19 @@ def check(claim: str, support: str, question: str = "") -> Check:
         return Check(False, f"number(s) not in the source: {', '.join(sorted(missing_nums))}")
     support_words = {_plain(w) for w in words(support)}
     q_words = {_plain(w) for w in words(question)}
-    missing_names = {n for n in names(body) if n not in support_words and n not in q_words}
+    known = support_words | q_words
+    missing_names = {n for n in names(body) if not _name_found(n, known)}
     if missing_names:
         return Check(False, f"name(s) not in the source: {', '.join(sorted(missing_names))}")
-    terms = content(body) - {stem(n) for n in names(body)}  # names were checked above
+    terms = content(body) - {root(n) for n in names(body)}  # names were checked above
     if terms:
+        # Words the question states count: an answer restates its question ("X is the company
+        # that ..."). This lets an unsupported restatement through when a name and one key word
+        # of the source back it; the names and numbers rules above still hold.
         found = terms & (content(support) | content(question))
         if len(found) < 0.5 * len(terms):
             return Check(False, f"only {len(found)} of {len(terms)} key words are in the source")
-        if not terms & content(support):
+        if not terms & content(support) and not names(body) & support_words:
             return Check(False, "the source shares no key word with the claim")
     elif not body.strip():
         return Check(False, "empty claim")
@@ -135,8 +184,12 @@ def check(claim: str, support: str, question: str = "") -> Check:
         flipped = content(body) & src_negated
         if flipped:
             return Check(False, f"the source denies what the claim asserts ({', '.join(sorted(flipped))})")
-    elif not negated(support):
-        return Check(False, "the claim denies something the source does not deny")
+    else:
+        # What the claim denies must be what the source denies, not merely share a "not" with it:
+        # "No, the article does not suggest X" needs a source that denies X.
+        denied = negated_terms(body) if negated(body) else content(body)
+        if not denied & src_negated:
+            return Check(False, "the claim denies something the source does not deny")
     return Check(True)
 
 
@@ -146,5 +199,5 @@ def addresses(claim: str, question: str) -> bool:
     "Yes, Trump has insisted that Maduro leads the networks" shares only a name with
     "Has Trump authorized the strikes?": its Yes answers nothing, so it must not be shown.
     """
-    asked = content(question) - {stem(n) for n in names(question)}
+    asked = content(question) - {root(n) for n in names(question)}
     return not asked or bool(content(strip_citations(claim)) & asked)

@@ -57,3 +57,24 @@ def test_a_multi_hop_claim_needs_both_sources_together():
     q = "What is known about the plans?"
     assert not check(claim, a, q).ok and not check(claim, b, q).ok
     assert check(claim, a + " " + b, q).ok
+
+
+def test_paraphrased_word_forms_match():
+    src = "Spain celebrate winning the 2010 FIFA World Cup."
+    assert check("Spain won the World Cup in 2010 [1].", src, "Who won the World Cup in 2010?").ok
+    assert check("The companies released the game [1].", "The company releases the game.", "").ok
+
+
+def test_names_with_dots_quotes_and_hyphens_are_read_whole():
+    src = "Chelsea is expanding in the U.S. market, the club said. It sells USB-C to USB-C cables."
+    q = "Does 'The New York Times' say Chelsea is expanding?"
+    assert check("Yes, 'The New York Times' says Chelsea is expanding in the U.S. market [1].", src, q).ok
+    assert check("Chelsea sells USB-C-to-USB-C cables [1].", src, "").ok
+
+
+def test_a_denial_needs_a_source_that_denies_the_same_thing():
+    q = "Does the article suggest the ministry is reducing debt?"
+    src = "The ministry aims to reduce new debt to P1.22 trillion. It did not raise taxes."
+    r = check("No, the article does not suggest the ministry is reducing debt [1].", src, q)
+    assert not r.ok and "deny" in r.reason
+    assert check("No, the ministry did not raise taxes [1].", src, q).ok
