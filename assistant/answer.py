@@ -7,8 +7,10 @@ it holds -> renumber the surviving citations 1..k in order of appearance.
 Design choices:
 - The user never sees an unverified sentence: text streams per verified sentence, not per
   token. That costs the time of one sentence (~1 s) of latency for the first words.
-- No evidence, no LLM: if no passage shares enough with the question (neither by dense
-  similarity nor by key-term coverage) we refuse at once, which is both honest and fast.
+- No evidence, no LLM: if the question leans on a name no document mentions ("a BBC report",
+  a person the corpus never names), or no passage shares enough with the question (neither by
+  dense similarity nor by key-term coverage), we refuse at once, which is both honest and fast;
+  the refusal says which name is missing.
 - A draft sentence without a valid citation gets the best-supporting source if one passes the
   check, else it is dropped; a citation number outside the sources is never shown.
 - If nothing survives, the answer is the refusal phrase plus the closest passages.
@@ -98,10 +100,13 @@ class Answerer:
         query = retrieval_query or question
         passages = self.retriever.search(query, self.settings.top_k)
         yield Event("passages", passages)
-        sources = select(query, passages, self.retriever.embedder, self.settings.context_sentences) if has_evidence(query, passages) else []
+        unknown = self.retriever.unknown_names(query)
+        sources = [] if unknown or not has_evidence(query, passages) else \
+            select(query, passages, self.retriever.embedder, self.settings.context_sentences)
         timings = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None, "total_s": None}
         if not sources:
-            answer = self._refusal(question, passages, timings, t0)
+            note = phrases.not_mentioned(unknown) if unknown else ""
+            answer = self._refusal(question, passages, timings, t0, note=note)
             yield Event("text", answer.answer)
             yield Event("answer", answer)
             return
@@ -187,8 +192,8 @@ class Answerer:
                         quote=s.text, score=round(s.passage.score, 4))
 
     @staticmethod
-    def _refusal(question, passages, timings, t0, removed=None) -> Answer:
-        lines = [phrases.REFUSAL]
+    def _refusal(question, passages, timings, t0, removed=None, note="") -> Answer:
+        lines = [phrases.REFUSAL] + ([note] if note else [])
         if passages:
             lines += ["", phrases.CLOSEST_PASSAGES]
             for p in passages[:3]:

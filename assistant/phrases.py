@@ -15,6 +15,9 @@ CITATION_FORMAT = "[{n}]"
 #: Matches one or more citation markers such as "[2]" or "[1, 3]" or "[1][3]".
 CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
+#: Said after the refusal when the question names something no document mentions.
+NOT_MENTIONED = "The documents never mention {names}."
+
 #: Heading shown above the closest passages when the assistant refuses.
 CLOSEST_PASSAGES = "Closest passages:"
 
@@ -24,3 +27,9 @@ UNVERIFIED_MARK = "(unverified)"
 
 def cite(n: int) -> str:
     return CITATION_FORMAT.format(n=n)
+
+
+def not_mentioned(names: list[str]) -> str:
+    quoted = [f'"{n}"' for n in names]
+    joined = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return NOT_MENTIONED.format(names=joined)

@@ -134,6 +134,47 @@ def outlet_aliases(outlet: str) -> set[str]:
     return out
 
 
+_TOKEN = re.compile(r"[\w'’.&-]+")
+_NAME_JOINERS = {"of", "de", "van", "von", "der", "la", "&"}
+
+
+def capitalized_names(text: str) -> list[str]:
+    """Runs of capitalized words ("Wall Street Journal", "Times of India"), stop words dropped.
+
+    A run ends at punctuation ("Fortune, Globes" are two names) and after a possessive
+    ("OpenAI's GPT-3.5" too). The first word of a sentence is capitalized anyway: it starts a
+    name only if a capitalized word follows it ("Sam Altman said" yes, "Considering the" no).
+    """
+    matches = list(_TOKEN.finditer(text))
+    toks = [m.group().strip(".'’-") for m in matches]
+    runs, run = [], []
+
+    def close():
+        if run:
+            runs.append(" ".join(run))
+            run.clear()
+
+    for i, t in enumerate(toks):
+        if i and text[matches[i - 1].end():matches[i].start()].strip():
+            close()  # punctuation between the words
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        possessive = re.search(r"['’]s$", t) is not None
+        word = re.sub(r"['’]s$", "", t)
+        cap = bool(word) and word[0].isupper() and word.lower() not in STOPWORDS
+        if cap and i == 0 and not (nxt and nxt[0].isupper()):
+            cap = False
+        if cap:
+            run.append(word)
+            if possessive:
+                close()
+        elif run and t.lower() in _NAME_JOINERS and nxt and nxt[0].isupper():
+            run.append(t)
+        else:
+            close()
+    close()
+    return list(dict.fromkeys(r for r in runs if any(c.isalpha() for c in r)))
+
+
 def clauses(question: str) -> list[str]:
     """The question's parts, each with enough content words to be searched alone."""
     parts = [p.strip(" ,.;?!'\"") for p in _CLAUSE_SPLIT.split(_protect_dates(question))]
@@ -245,6 +286,33 @@ class Retriever:
             if docs:
                 found.append((iso, docs))
         return found
+
+    def unknown_names(self, text: str) -> list[str]:
+        """Names the text uses that no document mentions ("a BBC article", "Disha Kasat").
+
+        A question that leans on a name the corpus never contains cannot be answered from it,
+        however close the nearest passages look; saying which name is missing is also the most
+        useful refusal (a typo shows). A name of several words must occur within one chunk.
+        Lower-case questions name nothing here, so the check never fires on them.
+        """
+        bm25, chunks, _ = self._lexical_index()
+        if bm25 is None:
+            return []
+        vocab = bm25.vocab_dict
+        missing = []
+        for name in capitalized_names(text):
+            terms = list(dict.fromkeys(lexical_terms(name)))
+            if not terms:
+                continue
+            if any(t not in vocab for t in terms):
+                missing.append(name)
+            elif len(terms) > 1:
+                scores = bm25.get_scores(terms)
+                top = np.argsort(-scores)[:5]
+                if not any(set(terms) <= set(lexical_terms(chunks[i].context + "\n" + chunks[i].text))
+                           for i in top if scores[i] > 0):
+                    missing.append(name)
+        return missing
 
     @staticmethod
     def _narrow(named: list[tuple[str, set[int]]]) -> set[int] | None:

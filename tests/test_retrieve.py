@@ -2,7 +2,7 @@
 import pytest
 
 from assistant.ingest import ingest
-from assistant.retrieve import Retriever
+from assistant.retrieve import Retriever, capitalized_names
 from assistant.store import Store
 
 
@@ -45,3 +45,19 @@ def test_another_writer_is_seen_without_restart(retriever, settings, shared_embe
     (d / "z.txt").write_text("The zeppelin hangar in Friedrichshafen reopened for visitors.", encoding="utf-8")
     ingest([str(d)], Store(settings), shared_embedder, settings, progress=False)  # a second client
     assert "zeppelin" in retriever.search("zeppelin hangar", 1)[0].chunk.text
+
+
+def test_capitalized_names_are_read_as_whole_names():
+    q = "Did the Wall Street Journal and Fortune, Globes English report that OpenAI's GPT-3.5 beat the Times of India?"
+    assert capitalized_names(q) == ["Wall Street Journal", "Fortune", "Globes English", "OpenAI", "GPT-3.5", "Times of India"]
+    assert capitalized_names("Considering the report, who won?") == []  # a capitalized first word alone is no name
+    assert capitalized_names("has trump authorized the strikes?") == []
+
+
+def test_names_no_document_mentions_are_reported(retriever):
+    assert retriever.unknown_names("Has Trump authorized the strikes?") == []
+    assert retriever.unknown_names("What does NBC News report about Venezuela?") == []
+    assert retriever.unknown_names("What did Angela Merkel say about the strikes?") == ["Angela Merkel"]
+    assert retriever.unknown_names("Does the Van Aken bakery sell bread?") == []
+    # each word is in some document, but no chunk has both: nobody is called "Aken Trump"
+    assert retriever.unknown_names("What did Aken Trump say?") == ["Aken Trump"]
