@@ -146,6 +146,7 @@ class Answerer:
 
         if not shown:
             answer = self._refusal(question, passages, timings, t0, removed)
+            answer.context = [(x.source, x.start, x.end, x.text) for x in sources]  # what the model was given
             yield Event("text", answer.answer)
             yield Event("answer", answer)
             return

@@ -77,6 +77,7 @@ def test_model_refusal_and_all_claims_failing_both_refuse_with_passages(answer_w
         a = _answer(answer_with(draft)[0])
         assert a.refused and a.answer.startswith(phrases.REFUSAL) and not a.citations
         assert phrases.CLOSEST_PASSAGES in a.answer and a.passages
+        assert a.context and all(text for *_, text in a.context)  # what the model read is still reported
 
 
 def test_no_evidence_refuses_without_calling_the_llm(answer_with):
