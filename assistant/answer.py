@@ -39,7 +39,8 @@ LEADING_CITATIONS = re.compile(r"^(\s*\[[\d,\s]*\]?[.,;]?)*\s*")
 
 @dataclass
 class Event:
-    """One step of a streamed answer: 'passages' (list[Passage]), 'text' (str), 'answer' (Answer)."""
+    """One step of a streamed answer: 'passages' (list[Passage]), 'citation' (Citation, sent when a
+    source is first cited, before the text that cites it), 'text' (str), 'answer' (Answer)."""
 
     kind: str
     data: Any
@@ -137,10 +138,13 @@ class Answerer:
                 if is_refusal(sentence):
                     refused_by_model = refused_by_model or not shown
                     continue
+                cited_before = len(renumber)
                 text = self._verified(sentence, sources, query, renumber)
                 if text is None:
                     removed.append(sentence)
                     continue
+                for old, new in list(renumber.items())[cited_before:]:  # a click on [n] works while streaming
+                    yield Event("citation", self._citation(new, sources[old - 1]))
                 shown.append(text)
                 yield Event("text", (" " if len(shown) > 1 else "") + text)
 

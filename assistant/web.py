@@ -451,6 +451,8 @@ def build_app(assistant) -> gr.Blocks:
                     panel = passages_html(record["passages"], turn, "Retrieved passages",
                                           note="" if record["passages"] else "Nothing in the index matches.")
                     yield gr.skip(), list(messages), panel, session
+                elif event.kind == "citation":
+                    record["citations"].append(event.data.to_dict())
                 elif event.kind == "text":
                     text += event.data
                     messages[-1]["content"] = render_answer(text, turn, streaming=True)

@@ -34,9 +34,10 @@ def render() -> str:
     out = ["# Benchmark results", "",
            f"Rendered {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `.venv/bin/python -m benchmarks.run` "
            "(parts: `--only retrieval baseline ingest scale report`).",
-           "All timings are wall-clock on a shared 2-core VM where other jobs ran at the same time "
-           "(load average 6-10): treat absolute latencies as upper bounds with +-50% noise (see the notes at "
-           "the end); ratios measured back to back are firmer.", ""]
+           "All timings are wall-clock on a 2-core VM. Each part gives the load average when it started: "
+           "parts that started at a load of 5 or more shared the machine with other jobs, so read their "
+           "absolute latencies as upper bounds with +-50% noise (see the notes at the end); ratios measured "
+           "back to back in one run are firmer.", ""]
     if retrieval:
         out += ["## Retrieval on the dev questions (no LLM)", "", f"Machine: {_machine(retrieval.get('machine'))}.", "",
                 "hits@k = share of a question's evidence sentences in the top k chunks (MultiHop-RAG paper's definition); "

@@ -55,6 +55,10 @@ def test_verified_claim_is_shown_with_an_exact_citation(answer_with):
     assert a.answer.startswith("No,") and "[1]" in a.answer
     # streamed text is exactly the final answer
     assert "".join(e.data for e in events if e.kind == "text") == a.answer
+    # each citation is streamed before the first text that cites it, so a click works while streaming
+    kinds = [e.kind for e in events]
+    assert [e.data for e in events if e.kind == "citation"] == a.citations
+    assert kinds.index("citation") < kinds.index("text")
 
 
 def test_fabricated_claim_and_bad_citation_number_are_removed(answer_with):
