@@ -236,6 +236,9 @@ class Retriever:
         """The BM25 index and its chunks, rebuilt if the store changed since last time."""
         with self._lock:
             version = self.store.version()
+            if version != self._version and self._version is not None and self.store.changed_elsewhere(version):
+                self.store.reopen()  # another process wrote: embedded Chroma must reload from disk
+                version = self.store.version()
             if version != self._version:
                 import bm25s
 

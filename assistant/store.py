@@ -7,10 +7,10 @@ to cite them (source, title, date, start, end), so the store is the single sourc
 the lexical index is rebuilt from it, never persisted separately, and cannot drift.
 
 A ``version`` stamp in the collection's metadata changes on every write, so long-lived
-readers (the web app) notice an ingest and refresh their lexical index. Limitation: embedded
-Chroma caches its state per process, so a running app does not see another *process's* ingest
-into the same folder (tests/test_faults.py has a strict xfail for it); ingest through the app,
-or use a Chroma server (``ASSISTANT_CHROMA_URL``), where every client sees every write.
+readers (the web app) notice an ingest and refresh their lexical index. Embedded Chroma caches
+its state per process, so when the stamp comes from another process (an ``assistant ingest``
+beside a running ``assistant serve``) the reader reopens the folder (``reopen``). A Chroma server
+(``ASSISTANT_CHROMA_URL``) needs none of this: every client sees every write.
 """
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ from urllib.parse import urlparse
 
 from .schema import Chunk
 from .settings import Settings
+
+
+# Version stamps this process wrote, or found when it opened a folder: a stamp outside this set
+# was written by another process since (see Store.reopen).
+_KNOWN_STAMPS: set[str] = set()
 
 
 class StoreError(RuntimeError):
@@ -39,6 +44,10 @@ class Store:
         self.settings = settings
         self.name = collection or settings.collection
         self.where = settings.chroma_url or settings.index_dir
+        self._open()
+
+    def _open(self) -> None:
+        settings = self.settings
         try:
             import chromadb
 
@@ -53,8 +62,31 @@ class Store:
             self.collection = _Guarded(self.client.get_or_create_collection(
                 self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
             ), self.where)
+            _KNOWN_STAMPS.add(self._stamp())  # what this process's fresh view already reflects
         except Exception as e:  # chromadb raises many types; the user needs one clear line
             raise StoreError(f"cannot open the index at {self.where}: {_short(e)}") from e
+
+    def _stamp(self) -> str:
+        return str((self.client.get_collection(self.name).metadata or {}).get("version", ""))
+
+    def changed_elsewhere(self, version: str) -> bool:
+        """Did another process write this version? Only matters for embedded Chroma (see reopen)."""
+        return not self.settings.chroma_url and version.split(":")[0] not in _KNOWN_STAMPS
+
+    def reopen(self) -> None:
+        """Drop this process's cached embedded Chroma and read the folder afresh.
+
+        Embedded Chroma keeps one in-process system per folder (chromadb's SharedSystemClient)
+        whose vector segments do not learn of ids another process added: lookups of those ids
+        fail. Evicting the cached system makes the next client load what is on disk. Threads
+        still holding the old collection finish on it; it is not stopped under them.
+        """
+        if self.settings.chroma_url:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(getattr(self.client, "_identifier", ""), None)
+        self._open()
 
     # -- reads -------------------------------------------------------------------------
     def version(self) -> str:
@@ -142,7 +174,9 @@ class Store:
 
     def touch(self) -> None:
         """Stamp a new version so other readers refresh their lexical index."""
-        self.collection.modify(metadata={"version": uuid.uuid4().hex})  # space lives in the configuration
+        stamp = uuid.uuid4().hex
+        _KNOWN_STAMPS.add(stamp)
+        self.collection.modify(metadata={"version": stamp})  # space lives in the configuration
 
 
 class _Guarded:
