@@ -507,6 +507,10 @@ def machine() -> dict:
             info["mem_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
     except OSError:
         pass
+    try:  # other jobs on the machine slow every timing: say how busy it was
+        info["loadavg_at_start"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
     return info
 
 

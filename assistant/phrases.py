@@ -21,9 +21,6 @@ NOT_MENTIONED = "The documents never mention {names}."
 #: Heading shown above the closest passages when the assistant refuses.
 CLOSEST_PASSAGES = "Closest passages:"
 
-#: Marks a claim that could not be checked against its cited source.
-UNVERIFIED_MARK = "(unverified)"
-
 
 def cite(n: int) -> str:
     return CITATION_FORMAT.format(n=n)
