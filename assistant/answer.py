@@ -12,7 +12,8 @@ Design choices:
   dense similarity nor by key-term coverage), we refuse at once, which is both honest and fast;
   the refusal says which name is missing.
 - A draft sentence without a valid citation gets the best-supporting source if one passes the
-  check, else it is dropped; a citation number outside the sources is never shown.
+  check, else it is dropped; a citation number outside the sources is never shown. A draft
+  that is only a citation ("[2]") becomes a quote of that source.
 - If nothing survives, the answer is the refusal phrase plus the closest passages.
 - The system prompt is constant, so an embedded llama.cpp keeps its KV cache across questions.
 """
@@ -166,7 +167,14 @@ class Answerer:
         cited = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(sources)]
         claim = strip_citations(sentence)
         if not claim:
-            return None
+            if not cited:
+                return None
+            # The small model sometimes answers with a bare "[2]": it points at the source that
+            # answers. Quote that source; a quote is verified by construction.
+            n = cited[0]
+            renumber.setdefault(n, len(renumber) + 1)
+            return f'The source says: "{" ".join(sources[n - 1].text.split())}" {phrases.cite(renumber[n])}.'
+
         if is_yes_no(question) and re.match(r"(yes|no)\b", claim, re.I) and not addresses(claim, question):
             return None
         if cited and check(claim, " ".join(sources[n - 1].text for n in cited), question).ok:

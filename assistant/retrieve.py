@@ -304,7 +304,8 @@ class Retriever:
         vocab = bm25.vocab_dict
         missing = []
         for name in capitalized_names(text):
-            terms = list(dict.fromkeys(lexical_terms(name)))
+            # Initials ("U. S.", "J. Smith") are too short to say anything about the corpus.
+            terms = list(dict.fromkeys(t for t in lexical_terms(name) if len(t) > 1))
             if not terms:
                 continue
             if any(t not in vocab for t in terms):

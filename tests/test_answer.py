@@ -108,3 +108,13 @@ def test_a_question_about_a_name_no_document_mentions_is_refused_without_the_llm
     assert a.refused and not llm.calls
     assert a.answer.startswith(phrases.REFUSAL)
     assert phrases.not_mentioned(["Angela Merkel"]) in a.answer
+
+
+def test_a_bare_citation_becomes_a_quote_of_that_source(answer_with):
+    events, llm = answer_with("[2]")
+    a = _answer(events)
+    sources = llm.calls[0][1]["content"]
+    quoted = next(ln for ln in sources.splitlines() if ln.startswith("[2] "))[4:]
+    assert not a.refused and a.answer == f'The source says: "{quoted}" [1].'
+    c = a.citations[0]
+    assert open(c.source, encoding="utf-8").read()[c.start : c.end] == c.quote

@@ -32,6 +32,16 @@ def test_a_bad_rewrite_falls_back_to_the_question():
     assert standalone_question(EchoLLM(phrases.REFUSAL), history, "Has he approved them?") == "Has he approved them?"
 
 
+def test_a_rewrite_must_keep_the_names_the_user_wrote():
+    history = [("What are U.S. officials planning?", "Strikes on traffickers in Venezuela [1].")]
+    q = "Has Trump approved them?"
+    assert standalone_question(EchoLLM("Has the U. S. military approved the strikes?"), history, q) == \
+        "Has Trump approved them? (following: What are U.S. officials planning?)"
+    good = "Has President Trump approved the strikes on traffickers in Venezuela?"
+    assert standalone_question(EchoLLM(good), history, q) == good
+    assert standalone_question(EchoLLM("Has Trump's team approved the strikes?"), history, q).startswith("Has Trump's")
+
+
 @pytest.mark.llm
 def test_follow_up_is_rewritten_by_the_real_llm(seed_assistant):
     history = [("What are U.S. military officials planning against Venezuela?",

@@ -57,6 +57,7 @@ def test_capitalized_names_are_read_as_whole_names():
 def test_names_no_document_mentions_are_reported(retriever):
     assert retriever.unknown_names("Has Trump authorized the strikes?") == []
     assert retriever.unknown_names("What does NBC News report about Venezuela?") == []
+    assert retriever.unknown_names("Has the U. S. military approved strikes in Venezuela?") == []
     assert retriever.unknown_names("What did Angela Merkel say about the strikes?") == ["Angela Merkel"]
     assert retriever.unknown_names("Does the Van Aken bakery sell bread?") == []
     # each word is in some document, but no chunk has both: nobody is called "Aken Trump"
