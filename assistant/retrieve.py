@@ -31,7 +31,9 @@ evidence gate in ``answer.py`` means what it meant.
 
 The BM25 index lives in memory, built from the store's chunks, and is rebuilt when the store's
 version stamp changes (another process ingested). That costs O(corpus) memory and a rebuild per
-change: see benchmarks/ for where it stops scaling.
+change: see benchmarks/ for where it stops scaling. Its vocabulary also answers
+``unknown_names``: the capitalized names of a question that no document contains, which
+``answer.py`` refuses on without calling the model.
 """
 from __future__ import annotations
 
