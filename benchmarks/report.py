@@ -113,9 +113,7 @@ def render() -> str:
         out += ["## Full `assistant eval` on dev (60 questions, embedded Qwen2.5-1.5B)", "",
                 f"Machine: {_machine(run_.get('machine'))}. Started {run_.get('started')}, no other job running; "
                 "index reused (a fresh build of the 300 documents, 4,122 chunks, took 195 s on the idle machine "
-                "in `assistant eval --retrieval-only`, which also gives context hits 0.605 for the sources the "
-                "model is given: this run counted the context of answers refused after the model as empty, "
-                "fixed since). "
+                "in `assistant eval --retrieval-only`). "
                 "Full per-question report: `benchmarks/eval-dev/report.md`, chart `report.png`.", "",
                 "| type | n | hits@10 | MRR@10 | context hits | accuracy | refusal | false refusal | "
                 "citations exact | citations in evidence | p50 first token s | p50 total s |",
