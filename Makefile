@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
+# The team's shared folder (evaluation data): beside the checkout, else where it lives on these machines.
+SHARED ?= $(firstword $(wildcard ../shared /work/shared) ../shared)
+
 .PHONY: install setup run test test-fast bench eval clean
 
 $(STAMP):
@@ -34,7 +37,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not llm and not browser"
 
 eval: setup
-	$(BIN)/assistant eval --corpus ../shared/eval/dev/corpus --questions ../shared/eval/dev/questions.jsonl --out eval-out
+	$(BIN)/assistant eval --corpus $(SHARED)/eval/dev/corpus --questions $(SHARED)/eval/dev/questions.jsonl --out eval-out
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*-*-*-*-* eval-out test-artifacts

@@ -5,7 +5,20 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = Path(os.environ.get("ASSISTANT_BENCH_DEV", ROOT.parent / "shared" / "eval" / "dev"))
+
+
+def _dev_dir() -> Path:
+    """The dev set: ASSISTANT_BENCH_DEV, else the team's shared folder beside the checkout, else
+    where it lives on these machines (a clone made elsewhere, e.g. under mktemp -d)."""
+    if os.environ.get("ASSISTANT_BENCH_DEV"):
+        return Path(os.environ["ASSISTANT_BENCH_DEV"])
+    for cand in (ROOT.parent / "shared" / "eval" / "dev", Path("/work/shared/eval/dev")):
+        if cand.is_dir():
+            return cand
+    raise SystemExit(f"no dev set at {ROOT.parent / 'shared' / 'eval' / 'dev'}: set ASSISTANT_BENCH_DEV")
+
+
+DEV = _dev_dir()
 CACHE = Path(os.environ.get("ASSISTANT_BENCH_CACHE", Path.home() / ".cache" / "assistant-bench"))
 
 
