@@ -78,3 +78,12 @@ def test_a_denial_needs_a_source_that_denies_the_same_thing():
     r = check("No, the article does not suggest the ministry is reducing debt [1].", src, q)
     assert not r.ok and "deny" in r.reason
     assert check("No, the ministry did not raise taxes [1].", src, q).ok
+
+
+def test_a_shared_name_alone_does_not_back_what_the_question_asked():
+    q = "Who won the women's singles U.S. Open in 2019?"
+    src = "Coco Gauff is a tennis player from Florida."
+    r = check("Coco Gauff won the women's singles U.S. Open in 2019 [1].", src, q)
+    assert not r.ok and "no key word" in r.reason
+    assert check("Coco Gauff won the women's singles U.S. Open in 2019 [1].",
+                 "Coco Gauff won the title at the U.S. Open.", q).ok
