@@ -1,21 +1,31 @@
-"""From a question to a verified, cited answer, streamed sentence by sentence.
+"""From a question to an answer built from its evidence, streamed sentence by sentence.
 
-Steps: retrieve passages -> gate on evidence -> select source sentences -> prompt the LLM ->
-as each draft sentence completes, verify it against the sources it cites and emit it only if
-it holds -> renumber the surviving citations 1..k in order of appearance.
+Steps: retrieve passages -> gate on evidence -> then one of two paths:
+
+- **Yes/no questions** get a verdict computed from per-part checks, not a drafted one. The
+  question is split into its parts (``Retriever.clauses``: "Does A say X, while B says Y?" has
+  two); each part gets its own best sentences, from the documents of the outlet or date it
+  names when it names one, and the judge (``judge.py``) says whether those sentences state
+  what the part asks. Every part stated: "Yes", each part's best sentence quoted and cited.
+  A part not stated by its sources: "No", with the sources that were read for it quoted and
+  cited. Named sources that no document matches were refused before this (unknown names).
+  The joining words are fixed phrases; every fact shown is a quotation.
+- **Other questions** (who / what / when / how many ..., and "A or B?") are drafted by the
+  LLM from the numbered sentences, and each draft sentence is shown only if its numbers, names
+  and answer words are in the sources it cites (``verify.grounded``: the answer is the
+  evidence's words) and the judge says those sources state it.
 
 Design choices:
-- The user never sees an unverified sentence: text streams per verified sentence, not per
-  token. That costs the time of one sentence (~1 s) of latency for the first words.
-- No evidence, no LLM: if the question leans on a name no document mentions ("a BBC report",
-  a person the corpus never names), or no passage shares enough with the question (neither by
-  dense similarity nor by key-term coverage), we refuse at once, which is both honest and fast;
-  the refusal says which name is missing.
-- A draft sentence without a valid citation gets the best-supporting source if one passes the
-  check, else it is dropped; a citation number outside the sources is never shown. A draft
-  that is only a citation ("[2]") becomes a quote of that source.
-- If nothing survives, the answer is the refusal phrase plus the closest passages.
-- The system prompt is constant, so an embedded llama.cpp keeps its KV cache across questions.
+- The user never sees an unchecked sentence: text streams per checked sentence, not per token.
+- No evidence, no LLM: a question leaning on a name no document mentions, or with no passage
+  sharing enough with it, is refused at once, and the refusal says which name is missing.
+- A shown answer is whole sentences (``verify.is_sentence``), each with a valid citation, or the
+  refusal phrase plus the closest passages; never a fragment.
+- A draft sentence without a valid citation is tried against its best-matching sources; a
+  citation number outside the sources is never shown. The judge is called at most
+  ``MAX_JUDGED`` times per answer: it costs ~1-2 s a call on two cores.
+- Every judge call is kept in ``Answer.checks`` (what was checked, P(yes), the sources read).
+- System prompts are constant, so an embedded llama.cpp keeps their KV cache across questions.
 """
 from __future__ import annotations
 
@@ -25,16 +35,21 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from . import phrases
-from .evidence import Source, render_sources, select
+from .evidence import Source, label, render_sources, select
+from .judge import Judge, Judgment
 from .prompts import render
 from .retrieve import Retriever, lexical_terms
 from .schema import Answer, Citation, Passage
 from .text import sentences
 from .settings import Settings
-from .verify import addresses, check, cited_numbers, content, is_refusal, strip_citations
+from .verify import cited_numbers, content, is_refusal, is_sentence, strip_citations
 
 MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
 MIN_COVERAGE = 0.5  # or: share of the question's key terms found in one passage
+MAX_PARTS = 3  # parts of a yes/no question checked one by one (more parts join the last)
+PART_SENTENCES = 3  # sentences the judge reads per part
+MAX_JUDGED = 3  # judge calls per open answer
+MAX_QUOTES = 4  # quotations the judge reads for one claim
 LEADING_CITATIONS = re.compile(r"^(\s*\[[\d,\s]*\]?[.,;]?)*\s*")
 
 
@@ -61,8 +76,19 @@ def has_evidence(question: str, passages: list[Passage]) -> bool:
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I)
 
 
+_CHOICE = re.compile(r",?\s+or\s+(does|did|do|is|are|was|were|has|have|had|will|would|can|could)\b", re.I)
+_AUX = r"(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b"
+_WH = re.compile(r"(^|[,;]\s*)(who|whom|whose|what|which|when|where|why|how)\b", re.I)
+_LATE_AUX = re.compile(r"[,;]\s*" + _AUX, re.I)
+
+
 def is_yes_no(question: str) -> bool:
-    return bool(_YES_NO.match(question.strip()))
+    """Asked for a yes or a no: the question, or its main clause after an opening phrase ("After
+    the May report, did ...?"), starts with an auxiliary verb, and it is not a choice ("A, or B?")."""
+    q = question.strip()
+    if _CHOICE.search(q) and not re.search(r"\bor not\b", q, re.I):
+        return False
+    return bool(_YES_NO.match(q)) or (not _WH.search(q) and bool(_LATE_AUX.search(q)))
 
 
 def split_sentences(buffer: str, final: bool) -> tuple[list[str], str]:
@@ -92,9 +118,10 @@ def split_sentences(buffer: str, final: bool) -> tuple[list[str], str]:
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, llm_factory, settings: Settings):
+    def __init__(self, retriever: Retriever, llm_factory, settings: Settings, judge_factory=None):
         self.retriever = retriever
         self._llm_factory = llm_factory
+        self._judge_factory = judge_factory or (lambda: Judge(llm_factory()))
         self.settings = settings
 
     def stream(self, question: str, retrieval_query: str | None = None) -> Iterator[Event]:
@@ -103,26 +130,101 @@ class Answerer:
         passages = self.retriever.search(query, self.settings.top_k)
         yield Event("passages", passages)
         unknown = self.retriever.unknown_names(query)
-        sources = [] if unknown or not has_evidence(query, passages) else \
-            select(query, passages, self.retriever.embedder, self.settings.context_sentences)
-        timings = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None, "total_s": None}
-        if not sources:
+        timings = {"retrieve_s": None, "first_token_s": None, "total_s": None}
+        if unknown or not has_evidence(query, passages):
+            timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
             note = phrases.not_mentioned(unknown) if unknown else ""
             answer = self._refusal(question, passages, timings, t0, note=note)
             yield Event("text", answer.answer)
             yield Event("answer", answer)
             return
+        run = _Run(question, query, passages, timings, t0)
+        steps = self._yes_no(run) if is_yes_no(query) else self._open(run)
+        for event in steps:
+            yield event
+        if not run.shown:
+            answer = self._refusal(question, passages, timings, t0, run.removed)
+            answer.context, answer.checks = run.context(), run.checks
+            yield Event("text", answer.answer)
+            yield Event("answer", answer)
+            return
+        by_new = {new: old for old, new in run.renumber.items()}
+        citations = [self._citation(new, run.by_key[by_new[new]]) for new in sorted(by_new)]
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        yield Event("answer", Answer(question=question, answer=" ".join(run.shown), refused=False,
+                                     citations=citations, passages=passages, removed_claims=run.removed,
+                                     timings=timings, context=run.context(), checks=run.checks))
 
+    # -- yes/no: a verdict from per-part checks ----------------------------------------------
+    def _yes_no(self, run: "_Run") -> Iterator[Event]:
+        query = run.query
+        parts = self.retriever.clauses(query) if len(lexical_terms(query)) >= 6 else []
+        if len(parts) > MAX_PARTS:
+            parts = parts[: MAX_PARTS - 1] + [", ".join(parts[MAX_PARTS - 1 :])]
+        parts = parts if len(parts) >= 2 else [query]
+        run.timings["retrieve_s"] = round(time.perf_counter() - run.t0, 3)
+        judge = self._judge_factory()
+        results: list[tuple[str, list[Source], Judgment]] = []
+        for part in parts:
+            named = self.retriever.sources_named(part)
+            pool = [p for p in run.passages if named is None or p.chunk.source in named] or run.passages
+            sources = select(part, pool, self.retriever.embedder, PART_SENTENCES)
+            if not sources:
+                continue
+            sources = [run.register(s) for s in sources]
+            verdict = judge.part(part, sources)
+            run.first_token()
+            run.checks.append(verdict.to_dict())
+            results.append((part, sources, verdict))
+        if not results:
+            return
+        verdict_yes = all(v.ok for _, _, v in results)
+        texts, quoted = [], set()
+        # A "No" names first the parts the sources do not state, then what they do state.
+        order = results if verdict_yes else sorted(results, key=lambda r: r[2].ok)
+        for part, srcs, v in order:
+            best = _best(srcs)
+            if (best.source, best.start) in quoted:
+                continue
+            quoted.add((best.source, best.start))
+            texts.append(self._quote_sentence(run, best, None if v.ok or len(results) == 1 else part))
+        # The verdict opens the first quoted sentence: "Yes." alone would be a sentence without a source.
+        texts[0] = ("Yes. " if verdict_yes else "No. ") + texts[0]
+        for text in texts:
+            yield from run.emit(self, text)
+
+    def _quote_sentence(self, run: "_Run", s: Source, unstated_part: str | None = None) -> str:
+        """One source sentence quoted and cited; for a part it does not state, which part."""
+        n = run.cite(s)
+        quote = _plain_quotes(" ".join(s.text.split())).rstrip()
+        where = label(s.passage.chunk)
+        if unstated_part:
+            asked = _plain_quotes(unstated_part).strip(" ?.,;")
+            return f'On "{asked}", {where} says only: "{quote}" {phrases.cite(n)}.'
+        return f'{where} says: "{quote}" {phrases.cite(n)}.'
+
+    # -- open questions: a drafted answer, each sentence grounded and judged -----------------
+    def _open(self, run: "_Run") -> Iterator[Event]:
+        query = run.query
+        sources = [run.register(s) for s in select(query, run.passages, self.retriever.embedder,
+                                                   self.settings.context_sentences)]
+        run.timings["retrieve_s"] = round(time.perf_counter() - run.t0, 3)
+        if not sources:
+            return
+        # A question in several parts ("Which company, reported by A for X and by B for Y, ...?")
+        # is answered by several sources: the judge reads each part's best sentence too.
+        extra: list[Source] = []
+        parts = self.retriever.clauses(query) if len(lexical_terms(query)) >= 6 else []
+        for part in parts[:MAX_PARTS] if len(parts) >= 2 else []:
+            named = self.retriever.sources_named(part)
+            pool = [p for p in run.passages if named is None or p.chunk.source in named] or run.passages
+            extra += [run.register(s) for s in select(part, pool, self.retriever.embedder, 1)]
         messages = [
             {"role": "system", "content": render("answer")},
-            {"role": "user", "content": render("question", sources=render_sources(sources), question=query,
-                                                  hint="\n" + render("yes_no_hint") if is_yes_no(query) else "")},
+            {"role": "user", "content": render("question", sources=render_sources(sources), question=query)},
         ]
         llm = self._llm_factory()
-        shown: list[str] = []
-        renumber: dict[int, int] = {}
-        removed: list[str] = []
-        refused_by_model = False
+        judge = self._judge_factory()
         buffer = ""
         tokens = llm.stream(messages, max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature)
         done = False
@@ -131,72 +233,60 @@ class Answerer:
                 piece = next(tokens)
             except StopIteration:
                 piece, done = "", True
-            if piece and timings["first_token_s"] is None:
-                timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            if piece:
+                run.first_token()
             buffer += piece
             complete, buffer = split_sentences(buffer, final=done)
             for sentence in complete:
                 if is_refusal(sentence):
-                    refused_by_model = refused_by_model or not shown
                     continue
-                cited_before = len(renumber)
-                text = self._verified(sentence, sources, query, renumber)
+                text = self._checked(run, sentence, sources, judge, extra)
                 if text is None:
-                    removed.append(sentence)
+                    run.removed.append(sentence)
                     continue
-                for old, new in list(renumber.items())[cited_before:]:  # a click on [n] works while streaming
-                    yield Event("citation", self._citation(new, sources[old - 1]))
-                shown.append(text)
-                yield Event("text", (" " if len(shown) > 1 else "") + text)
+                yield from run.emit(self, text)
 
-        if not shown:
-            answer = self._refusal(question, passages, timings, t0, removed)
-            answer.context = [(x.source, x.start, x.end, x.text) for x in sources]  # what the model was given
-            yield Event("text", answer.answer)
-            yield Event("answer", answer)
-            return
-        by_new = {new: old for old, new in renumber.items()}
-        citations = [self._citation(new, sources[by_new[new] - 1]) for new in sorted(by_new)]
-        timings["total_s"] = round(time.perf_counter() - t0, 3)
-        yield Event("answer", Answer(question=question, answer=" ".join(shown), refused=False,
-                                     citations=citations, passages=passages, removed_claims=removed,
-                                     timings=timings, context=[(x.source, x.start, x.end, x.text) for x in sources]))
-
-    def _verified(self, sentence: str, sources: list[Source], question: str, renumber: dict[int, int]) -> str | None:
-        """The sentence with valid, renumbered citations if its claim holds, else None."""
+    def _checked(self, run: "_Run", sentence: str, sources: list[Source], judge: Judge,
+                 extra: list[Source] = ()) -> str | None:
+        """The sentence with renumbered citations if it is grounded in and stated by its sources."""
         cited = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(sources)]
         claim = strip_citations(sentence)
-        if not claim:
-            if not cited:
-                return None
+        if not claim and cited:
             # The small model sometimes answers with a bare "[2]": it points at the source that
-            # answers. Quote that source; a quote is verified by construction.
-            n = cited[0]
-            renumber.setdefault(n, len(renumber) + 1)
-            return f'The source says: "{" ".join(sources[n - 1].text.split())}" {phrases.cite(renumber[n])}.'
-
-        if is_yes_no(question) and re.match(r"(yes|no)\b", claim, re.I) and not addresses(claim, question):
-            return None
-        if cited and check(claim, " ".join(sources[n - 1].text for n in cited), question).ok:
-            # Keep only the cited sources that share something with the claim.
-            keep = [n for n in cited if check(claim, sources[n - 1].text, question).ok] or cited
-        else:
-            best = [s.n for s in sources if check(claim, s.text, question).ok]
-            # A multi-hop claim ("both reported ...") may combine facts from several sources:
-            # check it against the cited ones (or all) together, and cite those that share words.
-            pool = cited or [s.n for s in sources]
-            related = [n for n in pool if content(claim) & content(sources[n - 1].text)]
-            if best:
-                keep = best[:1]
-            elif len(related) > 1 and check(claim, " ".join(sources[n - 1].text for n in related), question).ok:
-                keep = related[:3]
-            else:
-                return None
-        for n in keep:
-            renumber.setdefault(n, len(renumber) + 1)
-        marks = "".join(phrases.cite(renumber[n]) for n in keep)
-        end = claim[-1] if claim[-1] in ".!?" else "."
-        return f"{claim.rstrip('.!?')} {marks}{end}"
+            # answers. That source's sentence is the claim, and the judge decides if it answers.
+            claim = " ".join(sources[cited[0] - 1].text.split())
+            cited = cited[:1]
+        candidates: list[list[int]] = []
+        if cited:
+            candidates.append(cited)
+        # Sources by shared words with the claim: where an uncited or mis-cited claim may come from.
+        overlap = sorted(sources, key=lambda s: -len(content(claim) & content(s.text)))
+        for s in overlap[:2]:
+            if [s.n] not in candidates and content(claim) & content(s.text):
+                candidates.append([s.n])
+        for group in candidates[:2]:
+            if len(run.checks) >= MAX_JUDGED:
+                break
+            if not is_sentence(claim + " [1]."):
+                break
+            read = [sources[n - 1] for n in group]
+            keys = {(s.source, s.start) for s in read}
+            for s in extra:
+                if len(read) < MAX_QUOTES and (s.source, s.start) not in keys and \
+                        not any(s.source == r.source and s.start < r.end and r.start < s.end for r in read):
+                    read.append(s)
+                    keys.add((s.source, s.start))
+            verdict = judge.claim(run.query, claim, read)
+            run.checks.append(verdict.to_dict())
+            if verdict.ok:
+                marks = "".join(phrases.cite(run.cite(s)) for s in read)
+                body = claim.rstrip()
+                end = body[-1] if body[-1] in ".!?" else "."
+                body = body.rstrip(".!?")
+                if body.count('"') % 2:  # a quote the draft opened and never closed
+                    body += '"'
+                return f"{body} {marks}{end}"
+        return None
 
     @staticmethod
     def _citation(n: int, s: Source) -> Citation:
@@ -216,3 +306,60 @@ class Answerer:
         timings["total_s"] = round(time.perf_counter() - t0, 3)
         return Answer(question=question, answer="\n".join(lines), refused=True, citations=[],
                       passages=passages[:3], removed_claims=removed or [], timings=timings)
+
+
+def _plain_quotes(text: str) -> str:
+    """Double quotes inside a quoted sentence become single ones, so the outer quotes pair up."""
+    return re.sub(r'["“”]', "'", text)
+
+
+def _best(sources: list[Source]) -> Source:
+    return max(sources, key=lambda s: s.score)
+
+
+class _Run:
+    """The state of one answer while it streams: sources read, citations given, text shown."""
+
+    def __init__(self, question, query, passages, timings, t0):
+        self.question, self.query, self.passages, self.timings, self.t0 = question, query, passages, timings, t0
+        self.shown: list[str] = []
+        self.removed: list[str] = []
+        self.checks: list[dict] = []
+        self.renumber: dict[tuple, int] = {}  # (source, start, end) -> shown citation number
+        self.by_key: dict[tuple, Source] = {}
+        self._emitted: set[tuple] = set()
+
+    @staticmethod
+    def _key(s: Source) -> tuple:
+        return (s.source, s.start, s.end)
+
+    def register(self, s: Source) -> Source:
+        self.by_key.setdefault(self._key(s), s)
+        return s
+
+    def cite(self, s: Source) -> int:
+        key = self._key(s)
+        self.by_key.setdefault(key, s)
+        return self.renumber.setdefault(key, len(self.renumber) + 1)
+
+    def first_token(self) -> None:
+        if self.timings["first_token_s"] is None:
+            self.timings["first_token_s"] = round(time.perf_counter() - self.t0, 3)
+
+    def context(self) -> list[tuple[str, int, int, str]]:
+        return [(s.source, s.start, s.end, s.text) for s in self.by_key.values()]
+
+    def emit(self, answerer: Answerer, text: str) -> Iterator[Event]:
+        """Show one sentence: its new citations first (a click on [n] works while streaming)."""
+        numbers = cited_numbers(text)
+        if not is_sentence(text) or not numbers or any(n > len(self.renumber) for n in numbers):
+            self.removed.append(text)
+            return
+        by_new = {new: key for key, new in self.renumber.items()}
+        for n in dict.fromkeys(numbers):
+            key = by_new[n]
+            if key not in self._emitted:
+                self._emitted.add(key)
+                yield Event("citation", answerer._citation(n, self.by_key[key]))
+        self.shown.append(text)
+        yield Event("text", (" " if len(self.shown) > 1 else "") + text)

@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--questions", required=True)
     s.add_argument("--out", default="eval-out")
     s.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    s.add_argument("--reuse-index", action="store_true",
+                   help="keep <out>/index from an earlier run (the build time is then not measured)")
+    s.add_argument("--retrieval-only", action="store_true", help="measure retrieval and context only (no LLM)")
     s.set_defaults(fn=cmd_eval)
     return p
 

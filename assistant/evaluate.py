@@ -32,6 +32,12 @@ Answers:
   ``must_contain_any`` when the question has that field. Stricter than the paper: when the gold
   answer is Yes or No, the answer's *first* yes/no word must be it ("Yes ... no" hedging is
   wrong). A refused or failed answer is wrong.
+- ``accuracy_yes_no`` / ``accuracy_open``: the same, over answerable questions whose gold is
+  Yes/No and over the others.
+- ``supported_rate`` (answerable questions): the answer is right AND one of its cited quotes
+  itself contains the gold answer (a variant counts); for a Yes/No gold, right and cited.
+- ``wrong_shown_rate`` (all questions): an answer was shown (not refused) and it is wrong, an
+  answer to an unanswerable question included.
 - ``refusal_rate`` (unanswerable questions) and ``false_refusal_rate`` (answerable ones).
 
 Citations, pooled over every citation shown:
@@ -66,7 +72,8 @@ METRIC_KEYS = (
     "n_questions", "n_answerable", "n_unanswerable", "n_errors",
     "hits@4", "hits@10", "hits_any@4", "hits_any@10", "mrr@10", "doc_recall@10",
     "context_hits", "context_doc_recall",
-    "accuracy", "refusal_rate", "false_refusal_rate",
+    "accuracy", "accuracy_yes_no", "accuracy_open", "supported_rate", "wrong_shown_rate",
+    "refusal_rate", "false_refusal_rate",
     "n_citations", "citation_exact_rate", "citation_in_evidence_rate",
     "p50_retrieval_s", "p95_retrieval_s", "p50_first_token_s", "p95_first_token_s",
     "p50_first_text_s", "p95_first_text_s", "p50_total_s", "p95_total_s",
@@ -150,6 +157,15 @@ def is_correct(answer: str, gold: str, variants: list[str] | None = None,
     return any(g in text for g in golds)
 
 
+def supported(answer, q: dict) -> bool:
+    """A right answer whose cited quotes themselves hold the gold answer (Yes/No gold: any citation)."""
+    golds = [g for g in (_clean_gold(x) for x in [q.get("answer", ""), *((q.get("meta") or {}).get("answer_variants") or [])]) if g]
+    if golds and golds[0] in ("yes", "no"):
+        return bool(answer.citations)
+    quotes = [" ".join(c.quote.split()).lower() for c in answer.citations]
+    return any(g in qt for g in golds for qt in quotes)
+
+
 def citation_exact(quote: str, source: str, start: int, end: int, text_cache: dict) -> bool:
     from .documents import UnreadableFile, text_of
 
@@ -226,6 +242,10 @@ def aggregate(rows: list[dict]) -> dict:
         "context_hits": _mean(r.get("context_hits") for r in rows),
         "context_doc_recall": _mean(r.get("context_doc_recall") for r in rows),
         "accuracy": _rate(r.get("correct") for r in answerable if r.get("asked")),
+        "accuracy_yes_no": _rate(r.get("correct") for r in answerable if r.get("asked") and r.get("yes_no_gold")),
+        "accuracy_open": _rate(r.get("correct") for r in answerable if r.get("asked") and not r.get("yes_no_gold")),
+        "supported_rate": _rate(r.get("supported") for r in answerable if r.get("asked")),
+        "wrong_shown_rate": _rate((r.get("refused") is False and not r.get("correct")) for r in asked),
         "refusal_rate": _rate(r.get("refused") for r in unanswerable if r.get("asked")),
         "false_refusal_rate": _rate(r.get("refused") for r in answerable if r.get("asked")),
         "n_citations": len(cits) if asked else None,
@@ -318,6 +338,7 @@ def evaluate_question(a, q: dict, corpus: str, retrieval_only: bool, texts: dict
         "id": q["id"], "type": q.get("type", "question"), "question": q["question"],
         "answerable": bool(q.get("answerable", True)), "gold": q.get("answer"),
         "evidence": q.get("evidence") or [], "asked": False, "error": None,
+        "yes_no_gold": _clean_gold(q.get("answer") or "") in ("yes", "no"),
     }
     try:
         t0 = time.perf_counter()
@@ -360,12 +381,14 @@ def evaluate_question(a, q: dict, corpus: str, retrieval_only: bool, texts: dict
         row["first_token_s"] = answer.timings.get("first_token_s")
         row["timings"] = answer.timings
         row["removed_claims"] = answer.removed_claims
+        row["checks"] = getattr(answer, "checks", [])
         _context_metrics(a, q, row, seen_passages if seen_passages is not None else passages, facts,
                          corpus, texts, select, has_evidence, answer=answer)
         if row["answerable"]:
             row["correct"] = (not answer.refused) and is_correct(
                 answer.answer, q.get("answer", ""), (q.get("meta") or {}).get("answer_variants"),
                 q.get("must_contain_any"))
+            row["supported"] = supported(answer, q) if row["correct"] else False
         else:
             row["correct"] = bool(answer.refused)
         row["citations"] = []
@@ -524,7 +547,7 @@ def _fmt(v) -> str:
     return str(v)
 
 
-_MD_COLUMNS = ("n_questions", "hits@10", "mrr@10", "doc_recall@10", "context_hits", "accuracy", "refusal_rate",
+_MD_COLUMNS = ("n_questions", "hits@10", "mrr@10", "doc_recall@10", "context_hits", "accuracy", "accuracy_yes_no", "accuracy_open", "supported_rate", "refusal_rate",
                "false_refusal_rate", "citation_exact_rate", "citation_in_evidence_rate", "p50_first_token_s",
                "p50_total_s")
 

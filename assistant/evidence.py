@@ -158,3 +158,17 @@ def _heading(chunk) -> str:
     date = "" if date == "unknown" else date
     meta = ", ".join(x for x in (outlet, date) if x)
     return f'"{title}" ({meta})' if title and meta else (f'"{title}"' if title else meta)
+
+
+def label(chunk) -> str:
+    """A short name for where a sentence comes from: the outlet, else the title, else the file."""
+    fields = dict(re.findall(r"(\w+): ([^|]+?)\s*(?:\||$)", chunk.context or ""))
+    outlet = fields.get("Source", "")
+    if outlet and len(outlet) <= 40 and outlet.lower() != "unknown":
+        return outlet
+    title = fields.get("Title") or chunk.title or Path(chunk.source).stem
+    if title.startswith("(") and title.endswith(")"):
+        title = Path(chunk.source).stem
+    if len(title) > 70:
+        title = title[:70].rsplit(" ", 1)[0] + "…"
+    return f'"{title}"'

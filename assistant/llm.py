@@ -64,6 +64,31 @@ class LLM:
     ) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P("Yes") against P("No") as the model's one-word reply to ``messages``.
+
+        A backend without token probabilities answers with its one word: 1.0, 0.0, or 0.5 when
+        the word is neither. Backends with log-probabilities override this (a graded score can be
+        thresholded and measured; a hard word cannot).
+        """
+        word = self.complete(messages, max_tokens=2, temperature=0.0).strip().lower()
+        return 1.0 if word.startswith("yes") else 0.0 if word.startswith("no") else 0.5
+
+
+def yes_share(top_logprobs: list[dict]) -> float:
+    """P(yes) / (P(yes) + P(no)) over the first token's alternatives ("Yes", " yes", "YES"...)."""
+    import math
+
+    yes = no = 0.0
+    for alt in top_logprobs or []:
+        token = str(alt.get("token", "")).strip().lower()
+        p = math.exp(float(alt.get("logprob", -100.0)))
+        if token in ("yes", "y", "ye"):
+            yes += p
+        elif token in ("no", "n"):
+            no += p
+    return 0.5 if yes + no == 0 else yes / (yes + no)
+
 
 def xllamacpp_params(model_path: str, n_ctx: int = 4096, threads: int | None = None,
                      host: str = "127.0.0.1", port: int = 0, name: str | None = None,
@@ -144,6 +169,21 @@ class EmbeddedLLM(LLM):
             req["stop"] = list(stop)
         return req
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        request = self._request(messages, 1, 0.0, None)
+        request.update(stream=False, logprobs=True, top_logprobs=10)
+        server = self.load()
+        with self._lock:
+            try:
+                out = server.handle_chat_completions(request)
+            except Exception as e:  # bad request: xllamacpp raises ValueError
+                raise LLMError(f"embedded LLM rejected the request: {e}") from None
+        if isinstance(out, dict) and "error" in out:
+            raise _error_of(out)
+        self.last_timings = out.get("timings", {})
+        content = ((out.get("choices") or [{}])[0].get("logprobs") or {}).get("content") or [{}]
+        return yes_share(content[0].get("top_logprobs"))
+
     def stream(self, messages, max_tokens=256, temperature=0.0, stop=None) -> Iterator[str]:
         request = self._request(messages, max_tokens, temperature, stop)
         server = self.load()
@@ -212,6 +252,23 @@ class OpenAICompatibleLLM(LLM):
             max_retries=max_retries,
             temperature=0.0,
         )
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        """From the server's log-probabilities when it returns them (llama.cpp, vLLM, OpenAI do)."""
+        import openai
+
+        client = openai.OpenAI(base_url=self.url, api_key=self._llm.api_key or "not-needed",
+                               timeout=self.timeout, max_retries=1)
+        try:
+            out = client.chat.completions.create(model=self.name, messages=messages, max_tokens=1,
+                                                 temperature=0.0, logprobs=True, top_logprobs=10)
+        except openai.APIError:
+            return super().yes_probability(messages)  # no logprobs here: the word itself
+        choice = out.choices[0]
+        content = getattr(choice.logprobs, "content", None) if choice.logprobs else None
+        if not content:
+            return super().yes_probability(messages)
+        return yes_share([{"token": a.token, "logprob": a.logprob} for a in content[0].top_logprobs])
 
     def stream(self, messages, max_tokens=256, temperature=0.0, stop=None) -> Iterator[str]:
         import httpx

@@ -292,6 +292,14 @@ class Retriever:
                 found.append((iso, docs))
         return found
 
+    def sources_named(self, text: str) -> set[str] | None:
+        """The files of the outlets and dates a text names (outlet AND date when both), or None."""
+        _, chunks, _ = self._lexical_index()
+        docs = self._narrow(self.named(text))
+        if docs is None:
+            return None
+        return {chunks[int(self._doc_chunks[d][0])].source for d in docs if len(self._doc_chunks[d])}
+
     def unknown_names(self, text: str) -> list[str]:
         """Names the text uses that no document mentions ("a BBC article", "Disha Kasat").
 

@@ -75,6 +75,7 @@ class Answer:
     removed_claims: list[str] = field(default_factory=list)  # draft sentences that failed verification
     timings: dict = field(default_factory=dict)  # retrieve_s, first_token_s, total_s
     context: list[tuple[str, int, int, str]] = field(default_factory=list)  # (source, start, end, text) the LLM read
+    checks: list[dict] = field(default_factory=list)  # judge calls: kind, text, p (P(yes)), ok, sources
 
     def to_dict(self) -> dict:
         """The `assistant ask --json` and web `/ask` shape."""
@@ -86,4 +87,5 @@ class Answer:
             "timings": self.timings,
             "standalone_question": self.standalone_question,
             "removed_claims": self.removed_claims,
+            "checks": self.checks,
         }

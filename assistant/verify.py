@@ -1,19 +1,17 @@
-"""Check each sentence of a draft answer against the sources it cites.
+"""Exact checks of a draft sentence against the sources it cites, and the shape of a shown sentence.
 
-The local model invents details and mis-numbers citations, so nothing it writes reaches the
-user unchecked. A claim is supported by its cited sources when:
+Meaning is judged by ``judge.py`` (the LLM over the claim and its quotations). What stays here
+is what exact text comparison does better than a small model:
 
-- every number in the claim appears in them (digits and number words are normalized);
-- every name (a capitalized word not at the sentence start) appears in them or in the question;
-- at least half of the claim's other content words appear in them or in the question (reduced to
-  crude roots, so 'won'/'winning' and 'released'/'release' match);
-- its polarity agrees: a claim that denies something cites a source that denies the same thing
-  (a word of the claim's denial within a few words after the source's negation), and a claim
-  that asserts something cites no source that denies it.
-
-These are lexical tests: they catch invented numbers and names, swapped citations and flipped
-yes/no answers, and they can wrongly reject a faithful paraphrase. Rejecting is the safe error
-here, since the refusal path still shows the closest passages.
+- ``grounded``: every number in the claim appears in its sources (digits and number words are
+  normalized), every name (a capitalized word not at the sentence start) appears in them or in
+  the question, and the words the claim adds to the question (its answer) are mostly in the
+  sources, compared on crude roots ('won'/'winning'). So the load-bearing words of an answer are
+  words of the evidence, and an invented figure or name fails without asking the model.
+- ``is_sentence``: a shown answer is whole sentences: words, balanced quotes, an end mark.
+- ``check``: the word-overlap verifier used before the judge (names, numbers, half the key words,
+  negation agreement). It no longer gates answers; benchmarks/support.py keeps measuring it as
+  one signal beside the judge.
 """
 from __future__ import annotations
 
@@ -191,6 +189,47 @@ def check(claim: str, support: str, question: str = "") -> Check:
         if not denied & src_negated:
             return Check(False, "the claim denies something the source does not deny")
     return Check(True)
+
+
+# Words an answer uses about the documents rather than from them ("the article mentions ...").
+_META = {"source", "sources", "article", "articles", "document", "documents", "text", "mention", "mentioned",
+         "state", "stated", "states", "report", "reported", "reports", "say", "says", "said", "provided",
+         "quotation", "quote", "passage", "accord", "according", "answer", "question", "information"}
+_META_ROOTS = {root(w) for w in _META}
+
+
+def grounded(claim: str, support: str, question: str = "") -> Check:
+    """Are the claim's numbers, names and answer words in ``support`` (its cited sources' text)?"""
+    claim = strip_citations(claim)
+    body = re.sub(r"^(yes|no)\b[,.!:]?\s*", "", claim, flags=re.I)
+    if len(re.findall(r"[^\W\d_]{2,}", body)) < 2:
+        return Check(False, "not a sentence")
+    missing_nums = numbers(body) - _numbers_of(support) - numbers(question)
+    if missing_nums:
+        return Check(False, f"number(s) not in the source: {', '.join(sorted(missing_nums))}")
+    known = {_plain(w) for w in words(support)} | {_plain(w) for w in words(question)}
+    missing_names = {n for n in names(body) if not _name_found(n, known)}
+    if missing_names:
+        return Check(False, f"name(s) not in the source: {', '.join(sorted(missing_names))}")
+    added = content(body) - content(question) - _META_ROOTS - {root(n) for n in names(body)}
+    found = added & content(support)
+    if added and len(found) < 0.5 * len(added):
+        return Check(False, f"only {len(found)} of {len(added)} answer words are in the source")
+    return Check(True)
+
+
+_WORDY = re.compile(r"[^\W\d_]{2,}")
+
+
+def is_sentence(text: str) -> bool:
+    """Can this be shown as a sentence of an answer? Two or more words, quotes balanced, an end mark
+    (citation markers aside). A draft cut mid-quote ('" [1].') fails."""
+    body = strip_citations(text)
+    if len(_WORDY.findall(body)) < 2 or not re.search(r"[.!?…][\"'”’)]*$", body):
+        return False
+    straight = body.count('"') % 2 == 0
+    curly = body.count("“") == body.count("”")
+    return straight and curly and not re.match(r"^[\W_]", body.lstrip("'\"“‘(")[:1] or "")
 
 
 def addresses(claim: str, question: str) -> bool:

@@ -1,5 +1,6 @@
-"""The answer pipeline with a scripted LLM (a unit test of verification and refusal logic;
-the real LLM runs in tests/test_core.py)."""
+"""The answer pipeline with a scripted LLM and a scripted judge: a unit test of how answers are
+built from evidence, checked and refused (the real LLM runs in tests/test_core.py and
+tests/test_judge.py). The two small documents are written for these tests."""
 import pytest
 
 from assistant import phrases
@@ -8,30 +9,54 @@ from assistant.ingest import ingest
 from assistant.prompts import render
 from assistant.retrieve import Retriever
 from assistant.store import Store
+from assistant.verify import cited_numbers, is_sentence
 
-from conftest import SEED_QUESTION
+GAZETTE = """Title: Riverside council delays the bridge vote
+Source: Valley Gazette
+Date: 2026-03-02
+
+The Riverside town council postponed its vote on the Elm Street bridge until April. Mayor Dana Ortiz said the repairs will cost 3 million dollars. The council has not approved the new parking fees for the market square. Residents at the meeting asked for a second footpath on the bridge.
+"""
+COURIER = """Title: Engineers say the Elm Street bridge can stay open
+Source: Hill Courier
+Date: 2026-03-05
+
+Engineers told the town that the Elm Street bridge can stay open to cars during the repairs. The state transport office will pay half of the repair bill, the engineers said. Work on the footpath is planned for the summer.
+"""
 
 
 class ScriptedLLM:
-    """Replays a fixed draft, token by token, and records the prompts it was given."""
+    """Replays a fixed draft token by token; the judge's P(yes) comes from a function of its prompt."""
 
-    def __init__(self, draft: str):
-        self.draft, self.calls = draft, []
+    def __init__(self, draft: str, judge=lambda prompt: 0.9):
+        self.draft, self.judge = draft, judge
+        self.calls, self.judged = [], []
 
     def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
         self.calls.append(messages)
         for i in range(0, len(self.draft), 3):
             yield self.draft[i : i + 3]
 
+    def complete(self, messages, **kw):
+        return "".join(self.stream(messages))
+
+    def yes_probability(self, messages):
+        self.judged.append(messages[-1]["content"])
+        return self.judge(messages[-1]["content"])
+
 
 @pytest.fixture
-def answer_with(settings, shared_embedder, corpus):
+def answer_with(settings, shared_embedder, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gazette.txt").write_text(GAZETTE, encoding="utf-8")
+    (docs / "courier.txt").write_text(COURIER, encoding="utf-8")
     store = Store(settings)
-    ingest([str(corpus)], store, shared_embedder, settings, progress=False)
+    ingest([str(docs)], store, shared_embedder, settings, progress=False)
     retriever = Retriever(store, shared_embedder, settings)
 
-    def run(draft, question=SEED_QUESTION):
-        llm = ScriptedLLM(draft)
+    def run(draft, question, judge=lambda prompt: 0.9):
+        llm = ScriptedLLM(draft, judge)
         events = list(Answerer(retriever, lambda: llm, settings).stream(question))
         return events, llm
 
@@ -43,78 +68,132 @@ def _answer(events):
     return events[-1].data
 
 
-def test_verified_claim_is_shown_with_an_exact_citation(answer_with):
-    events, llm = answer_with("No, the strikes have not been authorized by President Donald Trump [2]. ")
-    a = _answer(events)
-    assert not a.refused and a.citations
-    sources = llm.calls[0][1]["content"]
-    assert "authorized" in a.citations[0].quote
-    assert " ".join(a.citations[0].quote.split()) in sources  # the quote is what the model was shown
+def _exact(a):
     for c in a.citations:
         assert open(c.source, encoding="utf-8").read()[c.start : c.end] == c.quote
-    assert a.answer.startswith("No,") and "[1]" in a.answer
-    # streamed text is exactly the final answer
+
+
+def test_a_grounded_claim_the_judge_accepts_is_shown_with_an_exact_citation(answer_with):
+    q = "When will the council vote on the Elm Street bridge?"
+    events, llm = answer_with("The council will vote on the bridge in April [1]. ", q)
+    a = _answer(events)
+    assert not a.refused and a.answer.endswith("[1].") and "April" in a.answer
+    assert "April" in a.citations[0].quote
+    _exact(a)
+    assert len(llm.judged) == 1 and "April" in llm.judged[0] and q in llm.judged[0]
+    assert a.checks and a.checks[0]["kind"] == "claim" and a.checks[0]["ok"]
+    # streamed text is exactly the final answer, and each citation comes before the text citing it
     assert "".join(e.data for e in events if e.kind == "text") == a.answer
-    # each citation is streamed before the first text that cites it, so a click works while streaming
     kinds = [e.kind for e in events]
     assert [e.data for e in events if e.kind == "citation"] == a.citations
     assert kinds.index("citation") < kinds.index("text")
 
 
-def test_fabricated_claim_and_bad_citation_number_are_removed(answer_with):
-    events, _ = answer_with(
-        "No, the strikes have not been authorized by President Donald Trump [2]. "
-        "Trump has ordered 10 drone strikes on Caracas [1]. Maduro resigned [99].")
+def test_a_fragment_is_never_shown_nor_judged(answer_with):
+    q = "How much will the bridge repairs cost?"
+    events, llm = answer_with('" [1]. ... [2].', q)
     a = _answer(events)
-    assert "10 drone" not in a.answer and "[99]" not in a.answer and "resigned" not in a.answer
-    assert any("10 drone" in r for r in a.removed_claims)
-    assert all(1 <= c.n <= len(a.citations) for c in a.citations)
+    assert a.refused and a.answer.startswith(phrases.REFUSAL) and llm.judged == []
 
 
-def test_uncited_but_supported_claim_gets_a_citation(answer_with):
-    a = _answer(answer_with("The options remain under review and have not been authorized by Trump.")[0])
-    assert not a.refused and "[1]" in a.answer and "authorized" in a.citations[0].quote
+def test_a_claim_the_judge_rejects_is_removed_and_the_answer_refuses_with_passages(answer_with):
+    q = "Who will pay for the bridge repairs?"
+    events, _ = answer_with("The town council will pay for the repairs [1].", q, judge=lambda p: 0.1)
+    a = _answer(events)
+    assert a.refused and not a.citations and phrases.CLOSEST_PASSAGES in a.answer and a.passages
+    assert a.checks and not a.checks[0]["ok"]
+    assert a.context and all(text for *_, text in a.context)  # what the model read is still reported
 
 
-def test_model_refusal_and_all_claims_failing_both_refuse_with_passages(answer_with):
-    for draft in (phrases.REFUSAL, "Yes, Trump authorized the strikes on Monday [1]."):
-        a = _answer(answer_with(draft)[0])
-        assert a.refused and a.answer.startswith(phrases.REFUSAL) and not a.citations
-        assert phrases.CLOSEST_PASSAGES in a.answer and a.passages
-        assert a.context and all(text for *_, text in a.context)  # what the model read is still reported
+def test_an_uncited_claim_gets_the_source_it_came_from(answer_with):
+    q = "Who will pay half of the repair bill?"
+    a = _answer(answer_with("The state transport office will pay half of the repair bill.", q)[0])
+    assert not a.refused and "[1]" in a.answer and "transport office" in a.citations[0].quote
+    _exact(a)
+
+
+def test_a_citation_number_outside_the_sources_is_never_shown(answer_with):
+    q = "Who will pay half of the repair bill?"
+    a = _answer(answer_with("The state transport office will pay half [99].", q)[0])
+    assert "[99]" not in a.answer
+    assert all(1 <= n <= len(a.citations) for n in cited_numbers(a.answer))
+
+
+def test_a_bare_citation_is_judged_as_the_sentence_it_points_at(answer_with):
+    q = "What did residents ask for at the meeting?"
+    events, llm = answer_with("[1]", q)
+    a = _answer(events)
+    if not a.refused:  # the source numbered 1 may or may not be the footpath sentence
+        assert a.citations and a.citations[0].quote.split()[0] in a.answer
+    assert llm.judged  # the judge decided, not the bare marker
+
+
+def test_a_yes_no_question_gets_a_verdict_from_the_judge_and_a_quoted_source(answer_with):
+    q = "Has the council approved the new parking fees?"
+    events, llm = answer_with("unused draft", q, judge=lambda prompt: 0.1)
+    a = _answer(events)
+    assert not llm.calls  # no draft: the verdict is computed, the text is a quotation
+    assert a.answer.startswith("No. ") and not a.refused
+    assert "has not approved the new parking fees" in a.citations[0].quote
+    assert [c["kind"] for c in a.checks] == ["part"]
+    _exact(a)
+    assert " ".join(a.citations[0].quote.split()) in a.answer
+
+
+def test_each_part_of_a_yes_no_question_is_checked_against_the_outlet_it_names(answer_with):
+    q = ("Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
+         "reports that the bridge can stay open to cars during the repairs?")
+    events, llm = answer_with("unused", q)
+    a = _answer(events)
+    assert a.answer.startswith("Yes. ") and len(a.checks) == 2
+    files = {c.source.rsplit("/", 1)[1] for c in a.citations}
+    assert files == {"gazette.txt", "courier.txt"}
+    gazette_part, courier_part = llm.judged
+    assert "Valley Gazette" in gazette_part and "stay open" not in gazette_part
+    assert "Hill Courier" in courier_part and "postponed" not in courier_part.split("Using only")[0]
+    _exact(a)
+
+
+def test_one_part_not_stated_makes_the_verdict_no_and_names_that_part(answer_with):
+    q = ("Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
+         "reports that the bridge will close for a year?")
+    judge = lambda prompt: 0.05 if "close for a year" in prompt else 0.95
+    a = _answer(answer_with("unused", q, judge=judge)[0])
+    assert a.answer.startswith("No. On ") and "close for a year" in a.answer.split("[1]")[0]
+    assert [c["ok"] for c in a.checks] == [True, False]
 
 
 def test_no_evidence_refuses_without_calling_the_llm(answer_with):
-    events, llm = answer_with("Canberra is the capital [1].", question="What is the capital of Australia?")
+    events, llm = answer_with("Paris [1].", "What is the tallest mountain in Nepal?")
     a = _answer(events)
-    assert a.refused and llm.calls == []
-
-
-def test_prompt_carries_the_shared_refusal_phrase_and_untrusted_warning():
-    system = render("answer")
-    assert phrases.REFUSAL in system and "untrusted" in system.lower()
-
-
-def test_yes_no_detection_and_stream_splitting():
-    assert is_yes_no("Has Trump authorized the strikes?") and not is_yes_no("Who leads Venezuela?")
-    done, rest = split_sentences("No, it has not been approved. [1] The options rem", final=False)
-    assert done == ["No, it has not been approved. [1]"] and rest == "The options rem"
-
+    assert a.refused and llm.calls == [] and llm.judged == []
 
 
 def test_a_question_about_a_name_no_document_mentions_is_refused_without_the_llm(answer_with):
-    events, llm = answer_with("Angela Merkel praised the strikes [1].", "What did Angela Merkel say about the strikes?")
+    events, llm = answer_with("Kowalski praised it [1].", "What did Jan Kowalski say about the bridge?")
     a = _answer(events)
-    assert a.refused and not llm.calls
-    assert a.answer.startswith(phrases.REFUSAL)
-    assert phrases.not_mentioned(["Angela Merkel"]) in a.answer
+    assert a.refused and not llm.calls and not llm.judged
+    assert phrases.not_mentioned(["Jan Kowalski"]) in a.answer
 
 
-def test_a_bare_citation_becomes_a_quote_of_that_source(answer_with):
-    events, llm = answer_with("[2]")
-    a = _answer(events)
-    sources = llm.calls[0][1]["content"]
-    quoted = next(ln for ln in sources.splitlines() if ln.startswith("[2] "))[4:]
-    assert not a.refused and a.answer == f'The source says: "{quoted}" [1].'
-    c = a.citations[0]
-    assert open(c.source, encoding="utf-8").read()[c.start : c.end] == c.quote
+def test_every_shown_sentence_is_whole_and_cited(answer_with):
+    q = "What did engineers say about the Elm Street bridge?"
+    draft = 'Engineers said the bridge "can stay open [1]. " [2]. The bridge can stay open to cars during repairs [2].'
+    a = _answer(answer_with(draft, q)[0])
+    assert not a.refused
+    for piece in a.answer.split("]. "):
+        sentence = piece if piece.endswith("].") else piece + "]."
+        assert is_sentence(sentence) and cited_numbers(sentence)
+
+
+def test_prompts_carry_the_shared_refusal_phrase_and_the_untrusted_warning():
+    assert phrases.REFUSAL in render("answer") and "untrusted" in render("answer").lower()
+    assert "untrusted" in render("judge").lower()
+
+
+def test_yes_no_detection_and_stream_splitting():
+    assert is_yes_no("Has the council approved the fees?") and not is_yes_no("Who leads the council?")
+    assert not is_yes_no("Does the report say the fees rose, or does it say they fell?")
+    assert is_yes_no("Did the council vote or not?")
+    done, rest = split_sentences("No, it has not been approved. [1] The options rem", final=False)
+    assert done == ["No, it has not been approved. [1]"] and rest == "The options rem"

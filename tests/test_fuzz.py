@@ -183,8 +183,8 @@ def test_search_on_random_queries(small_index, query, k):
 class FakeLLM:
     """Streams a hypothesis-made draft in hypothesis-made pieces instead of calling a model."""
 
-    def __init__(self, pieces):
-        self.pieces = pieces
+    def __init__(self, pieces, p_yes=0.9):
+        self.pieces, self.p_yes = pieces, p_yes
 
     def stream(self, messages, **kw):
         assert messages[0]["role"] == "system" and messages[-1]["role"] == "user"
@@ -192,6 +192,9 @@ class FakeLLM:
 
     def complete(self, messages, **kw):
         return "".join(self.stream(messages, **kw))
+
+    def yes_probability(self, messages):
+        return self.p_yes
 
 
 drafts = st.lists(st.one_of(st.sampled_from(["No, ", "Yes, ", "Trump has not authorized the strikes", " [1]",
@@ -202,14 +205,18 @@ drafts = st.lists(st.one_of(st.sampled_from(["No, ", "Yes, ", "Trump has not aut
 
 
 @SLOW
-@given(question=questions, draft=drafts)
-def test_answer_path_with_a_fake_llm_always_ends_in_a_well_formed_answer(small_index, question, draft):
+@given(question=questions, draft=drafts, p_yes=st.sampled_from([0.0, 0.3, 0.6, 1.0]))
+def test_answer_path_with_a_fake_llm_always_ends_in_a_well_formed_answer(small_index, question, draft, p_yes):
+    """Never a fragment: whatever the draft and the judge say, every shown sentence is whole and
+    cites a valid source, or the answer is the refusal phrase with the closest passages."""
+    from assistant import phrases
     from assistant.answer import Answerer
     from assistant.documents import text_of
     from assistant.schema import Answer
+    from assistant.verify import cited_numbers, is_sentence
 
     assume(question.split())
-    answerer = Answerer(small_index.retriever, lambda: FakeLLM(draft), small_index.settings)
+    answerer = Answerer(small_index.retriever, lambda: FakeLLM(draft, p_yes), small_index.settings)
     events = list(answerer.stream(" ".join(question.split())))
     assert events[0].kind == "passages" and events[-1].kind == "answer"
     answer = events[-1].data
@@ -220,3 +227,8 @@ def test_answer_path_with_a_fake_llm_always_ends_in_a_well_formed_answer(small_i
     if not answer.refused:
         streamed = "".join(e.data for e in events if e.kind == "text")
         assert streamed == answer.answer
+        for piece in (e.data.strip() for e in events if e.kind == "text"):
+            assert is_sentence(piece), piece
+            assert cited_numbers(piece) and all(1 <= n <= len(answer.citations) for n in cited_numbers(piece))
+    else:
+        assert answer.answer.startswith(phrases.REFUSAL) and not answer.citations

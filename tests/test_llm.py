@@ -197,6 +197,25 @@ def test_openai_compatible_llm_streams_from_real_server(server_url):
     assert llm.complete(QUESTION, max_tokens=6).strip()
 
 
+YES_NO = [{"role": "system", "content": "Reply with one word: Yes or No."},
+          {"role": "user", "content": "Is water wet?"}]
+
+
+def test_yes_probability_from_embedded_and_server_log_probabilities_agree(tiny, server_url):
+    embedded = tiny.yes_probability(YES_NO)
+    served = OpenAICompatibleLLM(server_url, model="tiny", api_key=API_KEY, timeout=60).yes_probability(YES_NO)
+    assert 0.0 < embedded < 1.0 and 0.0 < served < 1.0  # graded, read from log-probabilities
+    assert abs(embedded - served) < 0.05  # same model, same prompt, same numbers over HTTP
+
+
+def test_yes_share_reads_the_first_tokens_alternatives():
+    from assistant.llm import yes_share
+
+    assert yes_share([{"token": "Yes", "logprob": -0.1}, {"token": " no", "logprob": -2.4}]) > 0.9
+    assert yes_share([{"token": "No", "logprob": -0.05}, {"token": "yes", "logprob": -4.0}]) < 0.05
+    assert yes_share([{"token": "Maybe", "logprob": -0.1}]) == 0.5 and yes_share([]) == 0.5
+
+
 def test_openai_compatible_wrong_key_is_one_line_llm_error(server_url):
     llm = OpenAICompatibleLLM(server_url, model="tiny", api_key="wrong", timeout=30)
     with pytest.raises(LLMError) as e:

@@ -1,0 +1,86 @@
+"""Does a quotation support a statement? The local LLM as a judge, plus the exact checks.
+
+Why a judge: a word-overlap rule cannot tell a paraphrase that says the same thing from a
+sentence that reuses the source's words to say something else ("the bridge opens in May" vs
+"the bridge closed in May"). A language model reads meaning; asked a constrained yes/no
+question over *just* the statement and the few quotations it cites, even the packaged 1.5B
+model separates the two far better than shared words do (benchmarks/support.md measures each
+signal on labelled claim/quote pairs).
+
+Design:
+- One call, one token: the reply is read as P("Yes") / (P("Yes") + P("No")) from the first
+  token's log-probabilities (``LLM.yes_probability``), so the cut-off is a number we can tune
+  and measure, not whatever word the model happens to print. A backend without log-probabilities
+  gives 1.0 / 0.0.
+- The prompt holds only the quotations and the statement (~100-200 tokens, ~2 s on two CPU
+  cores); its system part is constant, so llama.cpp reuses its KV cache from call to call.
+- The exact checks stay in front (``verify.grounded``): a number or a name the quotations do not
+  contain fails without asking the model, which is both cheaper and more reliable than the judge
+  on exactly those details.
+- The quotations are untrusted document text; the prompt says so, and a judge that is talked
+  into "Yes" can only pass text whose every number and name is in the quotation anyway.
+
+Two questions are asked of the judge: ``claim`` (is this answer to this question stated by the
+quotations?) for open questions, and ``part`` (do the quotations say what this part of a yes/no
+question asks?) for the per-part verdicts of yes/no questions (see ``answer.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .evidence import Source, label
+from .prompts import render
+
+#: A claim is shown when the judge's P(yes) reaches this (tuned on benchmarks/support_pairs.jsonl
+#: and the dev questions; see benchmarks/support.md).
+CLAIM_THRESHOLD = 0.5
+#: A part of a yes/no question counts as stated by its sources from this P(yes) on.
+PART_THRESHOLD = 0.5
+
+
+@dataclass
+class Judgment:
+    """One judge call, kept on the Answer so a user (and the eval) can see why."""
+
+    kind: str  # "claim" or "part"
+    text: str  # the claim or the question part
+    p: float  # P(yes)
+    ok: bool
+    sources: list[dict]  # what the judge read: {"source", "start", "end"}
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "p": round(self.p, 3), "ok": self.ok, "sources": self.sources}
+
+
+def quotes(sources: list[Source]) -> str:
+    """The quotations as the judge reads them: where each is from, then its words."""
+    lines = []
+    for s in sources:
+        where = label(s.passage.chunk)
+        lines.append(f"- {where}: \"{' '.join(s.text.split())}\"")
+    return "\n".join(lines)
+
+
+def _read(sources: list[Source]) -> list[dict]:
+    return [{"source": s.source, "start": s.start, "end": s.end} for s in sources]
+
+
+class Judge:
+    def __init__(self, llm, claim_threshold: float = CLAIM_THRESHOLD, part_threshold: float = PART_THRESHOLD):
+        self.llm = llm
+        self.claim_threshold = claim_threshold
+        self.part_threshold = part_threshold
+
+    def _ask(self, user: str) -> float:
+        return float(self.llm.yes_probability([
+            {"role": "system", "content": render("judge")},
+            {"role": "user", "content": user},
+        ]))
+
+    def claim(self, question: str, claim: str, sources: list[Source]) -> Judgment:
+        p = self._ask(render("judge_claim", quotes=quotes(sources), question=question, claim=claim))
+        return Judgment("claim", claim, p, p >= self.claim_threshold, _read(sources))
+
+    def part(self, part: str, sources: list[Source]) -> Judgment:
+        p = self._ask(render("judge_part", quotes=quotes(sources), part=part))
+        return Judgment("part", part, p, p >= self.part_threshold, _read(sources))
