@@ -4,7 +4,7 @@ Retrieval only sees one string, so a follow-up like "Has he approved them?" must
 standalone question ("Has Trump approved the strikes?") before it is searched. The LLM does
 the rewrite from the last few turns (short: citations and closest passages stripped), and we
 fall back to the original wording if the rewrite comes back empty, huge or as a refusal. A
-rewrite that drops a name the user wrote is replaced by the user's question plus the previous
+rewrite that drops a name or a key word the user wrote is replaced by the user's question plus the previous
 question it follows: clumsy, but it asks what the user asked.
 History is a plain list of (question, answer) pairs owned by the caller, so each browser
 session, terminal or script keeps its own conversation and nothing is shared.
@@ -15,7 +15,7 @@ import re
 
 from .phrases import CLOSEST_PASSAGES, REFUSAL
 from .prompts import render
-from .retrieve import capitalized_names
+from .retrieve import capitalized_names, lexical_terms
 from .verify import strip_citations
 
 MAX_TURNS = 3
@@ -49,9 +49,10 @@ def standalone_question(llm, history: list[tuple[str, str]], question: str) -> s
     rewritten = rewritten.removeprefix("Standalone question:").strip().strip('"')
     if not rewritten or len(rewritten) > 4 * len(question) + 200 or REFUSAL.lower() in rewritten.lower():
         return question
-    # A rewrite that loses a name the user wrote ("Has Trump approved them?" -> "Has the military
-    # approved ...?") asks another question. Keep the user's words and add what they follow.
+    # A rewrite that loses a name or a key word the user wrote ("Has the president approved them?"
+    # -> "Has the military approved ...?") asks another question. Keep the user's words and add
+    # what they follow.
     said = _words(" ".join(capitalized_names(question)))
-    if not said <= _words(rewritten):
+    if not said <= _words(rewritten) or not set(lexical_terms(question)) <= set(lexical_terms(rewritten)):
         return f"{question} (following: {' '.join(history[-1][0].split())[:300]})"
     return rewritten

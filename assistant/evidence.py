@@ -164,8 +164,9 @@ def label(chunk) -> str:
     """A short name for where a sentence comes from: the outlet, else the title, else the file."""
     fields = dict(re.findall(r"(\w+): ([^|]+?)\s*(?:\||$)", chunk.context or ""))
     outlet = fields.get("Source", "")
+    date = fields.get("Date", "")[:10]
     if outlet and len(outlet) <= 40 and outlet.lower() != "unknown":
-        return outlet
+        return f"{outlet} ({date})" if re.fullmatch(r"\d{4}-\d\d-\d\d", date) else outlet
     title = fields.get("Title") or chunk.title or Path(chunk.source).stem
     if title.startswith("(") and title.endswith(")"):
         title = Path(chunk.source).stem

@@ -36,13 +36,17 @@ from .prompts import render
 CLAIM_THRESHOLD = 0.5
 #: A part of a yes/no question counts as stated by its sources from this P(yes) on.
 PART_THRESHOLD = 0.5
+#: A yes/no question is answered Yes from this P(yes) on (the whole question over every part's
+#: sentences), provided no part falls under ``PART_FLOOR`` (tuned on the dev questions).
+QUESTION_THRESHOLD = 0.6
+PART_FLOOR = 0.4
 
 
 @dataclass
 class Judgment:
     """One judge call, kept on the Answer so a user (and the eval) can see why."""
 
-    kind: str  # "claim" or "part"
+    kind: str  # "claim", "part" or "question"
     text: str  # the claim or the question part
     p: float  # P(yes)
     ok: bool
@@ -66,10 +70,11 @@ def _read(sources: list[Source]) -> list[dict]:
 
 
 class Judge:
-    def __init__(self, llm, claim_threshold: float = CLAIM_THRESHOLD, part_threshold: float = PART_THRESHOLD):
+    def __init__(self, llm, claim_threshold: float = CLAIM_THRESHOLD, part_threshold: float = PART_THRESHOLD,
+                 question_threshold: float = QUESTION_THRESHOLD, part_floor: float = PART_FLOOR):
         self.llm = llm
-        self.claim_threshold = claim_threshold
-        self.part_threshold = part_threshold
+        self.claim_threshold, self.part_threshold = claim_threshold, part_threshold
+        self.question_threshold, self.part_floor = question_threshold, part_floor
 
     def _ask(self, user: str) -> float:
         return float(self.llm.yes_probability([
@@ -84,3 +89,8 @@ class Judge:
     def part(self, part: str, sources: list[Source]) -> Judgment:
         p = self._ask(render("judge_part", quotes=quotes(sources), part=part))
         return Judgment("part", part, p, p >= self.part_threshold, _read(sources))
+
+    def question(self, question: str, sources: list[Source]) -> Judgment:
+        """A whole yes/no question over the sentences read for all its parts."""
+        p = self._ask(render("judge_part", quotes=quotes(sources), part=question))
+        return Judgment("question", question, p, p >= self.question_threshold, _read(sources))

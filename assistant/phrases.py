@@ -18,6 +18,9 @@ CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 #: Said after the refusal when the question names something no document mentions.
 NOT_MENTIONED = "The documents never mention {names}."
 
+#: How a "No" verdict opens: the sources read for the question do not state what it asks.
+NOT_STATED = "No: the documents do not say so."
+
 #: Heading shown above the closest passages when the assistant refuses.
 CLOSEST_PASSAGES = "Closest passages:"
 

@@ -133,9 +133,9 @@ def test_a_yes_no_question_gets_a_verdict_from_the_judge_and_a_quoted_source(ans
     events, llm = answer_with("unused draft", q, judge=lambda prompt: 0.1)
     a = _answer(events)
     assert not llm.calls  # no draft: the verdict is computed, the text is a quotation
-    assert a.answer.startswith("No. ") and not a.refused
+    assert a.answer.startswith(phrases.NOT_STATED + " ") and not a.refused
     assert "has not approved the new parking fees" in a.citations[0].quote
-    assert [c["kind"] for c in a.checks] == ["part"]
+    assert [c["kind"] for c in a.checks] == ["question"]
     _exact(a)
     assert " ".join(a.citations[0].quote.split()) in a.answer
 
@@ -145,22 +145,24 @@ def test_each_part_of_a_yes_no_question_is_checked_against_the_outlet_it_names(a
          "reports that the bridge can stay open to cars during the repairs?")
     events, llm = answer_with("unused", q)
     a = _answer(events)
-    assert a.answer.startswith("Yes. ") and len(a.checks) == 2
+    assert a.answer.startswith("Yes. ") and [c["kind"] for c in a.checks] == ["part", "part", "question"]
     files = {c.source.rsplit("/", 1)[1] for c in a.citations}
     assert files == {"gazette.txt", "courier.txt"}
-    gazette_part, courier_part = llm.judged
+    gazette_part, courier_part, whole = llm.judged
+    assert "Valley Gazette" in whole and "Hill Courier" in whole  # the whole question reads both
     assert "Valley Gazette" in gazette_part and "stay open" not in gazette_part
     assert "Hill Courier" in courier_part and "postponed" not in courier_part.split("Using only")[0]
     _exact(a)
 
 
-def test_one_part_not_stated_makes_the_verdict_no_and_names_that_part(answer_with):
+def test_one_part_not_stated_makes_the_verdict_no_and_quotes_its_sources_first(answer_with):
     q = ("Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
          "reports that the bridge will close for a year?")
-    judge = lambda prompt: 0.05 if "close for a year" in prompt else 0.95
+    judge = lambda prompt: 0.05 if "close for a year" in prompt.split("Using only")[1] and "Gazette" not in \
+        prompt.split("Using only")[1] else 0.95
     a = _answer(answer_with("unused", q, judge=judge)[0])
-    assert a.answer.startswith("No. On ") and "close for a year" in a.answer.split("[1]")[0]
-    assert [c["ok"] for c in a.checks] == [True, False]
+    assert a.answer.startswith(phrases.NOT_STATED) and a.citations[0].source.endswith("courier.txt")
+    assert [c["p"] for c in a.checks] == [0.95, 0.05, 0.95]  # the whole question passes; one part does not
 
 
 def test_no_evidence_refuses_without_calling_the_llm(answer_with):
@@ -195,5 +197,7 @@ def test_yes_no_detection_and_stream_splitting():
     assert is_yes_no("Has the council approved the fees?") and not is_yes_no("Who leads the council?")
     assert not is_yes_no("Does the report say the fees rose, or does it say they fell?")
     assert is_yes_no("Did the council vote or not?")
+    assert is_yes_no("After the March report by the Gazette, did the council vote again?")
+    assert not is_yes_no("Which council, reported by the Gazette, has voted again?")
     done, rest = split_sentences("No, it has not been approved. [1] The options rem", final=False)
     assert done == ["No, it has not been approved. [1]"] and rest == "The options rem"

@@ -42,6 +42,15 @@ def test_a_rewrite_must_keep_the_names_the_user_wrote():
     assert standalone_question(EchoLLM("Has Trump's team approved the strikes?"), history, q).startswith("Has Trump's")
 
 
+def test_a_rewrite_must_keep_the_key_words_the_user_wrote():
+    history = [("What is the harbour authority drafting?", "A new ferry timetable [1].")]
+    q = "Has the director signed it?"
+    assert standalone_question(EchoLLM("Has the harbour authority signed the ferry timetable?"), history, q) == \
+        "Has the director signed it? (following: What is the harbour authority drafting?)"
+    good = "Has the director signed the new ferry timetable?"
+    assert standalone_question(EchoLLM(good), history, q) == good
+
+
 @pytest.mark.llm
 def test_follow_up_is_rewritten_by_the_real_llm(seed_assistant):
     history = [("What are U.S. military officials planning against Venezuela?",
