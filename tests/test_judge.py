@@ -39,9 +39,10 @@ def test_the_judge_reads_only_the_quotes_the_claim_and_the_question():
 def test_the_real_judge_separates_a_paraphrase_from_a_contradiction(seed_assistant):
     judge = Judge(seed_assistant.llm)
     q = "Has the ferry timetable been approved?"
-    assert not judge.part(q, [source()]).ok
-    assert judge.part("Has the harbour authority withheld its approval of the timetable?", [source()]).p > \
-        judge.part(q, [source()]).p
-    said = judge.claim("Who spoke about the timetable?", "Port director Helga Brandt spoke about it.", [source()])
+    assert not judge.question(q, [source()]).ok  # a yes/no question is answered Yes from P >= 0.6
+    assert judge.question("Has the harbour authority withheld its approval of the timetable?", [source()]).p > \
+        judge.question(q, [source()]).p
+    said = judge.claim("What did Helga Brandt say?",
+                       "She said the harbour authority has not approved the new ferry timetable.", [source()])
     flipped = judge.claim("What did the authority decide?", "The authority approved the new timetable.", [source()])
     assert said.ok and not flipped.ok, (said, flipped)
