@@ -5,15 +5,15 @@ Steps: retrieve passages -> gate on evidence -> then one of two paths:
 - **Yes/no questions** get a verdict computed from per-part checks, not a drafted one. The
   question is split into its parts (``Retriever.clauses``: "Does A say X, while B says Y?" has
   two); each part gets its own best sentences, from the documents of the outlet or date it
-  names when it names one, and the judge (``judge.py``) says whether those sentences state
-  what the part asks. Every part stated: "Yes", each part's best sentence quoted and cited.
-  A part not stated by its sources: "No", with the sources that were read for it quoted and
-  cited. Named sources that no document matches were refused before this (unknown names).
-  The joining words are fixed phrases; every fact shown is a quotation.
+  names when it names one; the judge (``judge.py``) scores each part against its sentences and
+  the whole question against all of them. "Yes" when the whole question is stated and no part
+  is clearly not; otherwise "No: the documents do not say so." In both cases the deciding
+  sentences are quoted and cited (an unstated part's first). Named sources that no document
+  matches were refused before this (unknown names). The joining words are fixed phrases;
+  every fact shown is a quotation.
 - **Other questions** (who / what / when / how many ..., and "A or B?") are drafted by the
-  LLM from the numbered sentences, and each draft sentence is shown only if its numbers, names
-  and answer words are in the sources it cites (``verify.grounded``: the answer is the
-  evidence's words) and the judge says those sources state it.
+  LLM from the numbered sentences, and each draft sentence is shown only if the judge says the
+  sources it cites (plus each question part's best sentence) state it.
 
 Design choices:
 - The user never sees an unchecked sentence: text streams per checked sentence, not per token.
@@ -168,9 +168,7 @@ class Answerer:
         results: list[tuple[str, list[Source], Judgment]] = []
         read: list[Source] = []  # every part's sentences, for the whole question
         for part in parts:
-            named = self.retriever.sources_named(part)
-            pool = [p for p in run.passages if named is None or p.chunk.source in named] or run.passages
-            sources = select(part, pool, self.retriever.embedder, PART_SENTENCES)
+            sources = self._part_sources(run, part, PART_SENTENCES)
             if not sources:
                 continue
             sources = [run.register(s) for s in sources]
@@ -207,6 +205,12 @@ class Answerer:
         for text in texts:
             yield from run.emit(self, text)
 
+    def _part_sources(self, run: "_Run", part: str, n: int) -> list[Source]:
+        """A part's best n sentences, from the documents of the outlet or date it names if any."""
+        named = self.retriever.sources_named(part)
+        pool = [p for p in run.passages if named is None or p.chunk.source in named] or run.passages
+        return select(part, pool, self.retriever.embedder, n)
+
     def _quote_sentence(self, run: "_Run", s: Source) -> str:
         """One source sentence quoted and cited."""
         n = run.cite(s)
@@ -226,9 +230,7 @@ class Answerer:
         extra: list[Source] = []
         parts = self.retriever.clauses(query) if len(lexical_terms(query)) >= 6 else []
         for part in parts[:MAX_PARTS] if len(parts) >= 2 else []:
-            named = self.retriever.sources_named(part)
-            pool = [p for p in run.passages if named is None or p.chunk.source in named] or run.passages
-            extra += [run.register(s) for s in select(part, pool, self.retriever.embedder, 1)]
+            extra += [run.register(s) for s in self._part_sources(run, part, 1)]
         messages = [
             {"role": "system", "content": render("answer")},
             {"role": "user", "content": render("question", sources=render_sources(sources), question=query)},
@@ -343,16 +345,12 @@ class _Run:
         self.by_key: dict[tuple, Source] = {}
         self._emitted: set[tuple] = set()
 
-    @staticmethod
-    def _key(s: Source) -> tuple:
-        return (s.source, s.start, s.end)
-
     def register(self, s: Source) -> Source:
-        self.by_key.setdefault(self._key(s), s)
+        self.by_key.setdefault(_key(s), s)
         return s
 
     def cite(self, s: Source) -> int:
-        key = self._key(s)
+        key = _key(s)
         self.by_key.setdefault(key, s)
         return self.renumber.setdefault(key, len(self.renumber) + 1)
 

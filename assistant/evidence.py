@@ -145,8 +145,13 @@ def render_sources(sources: list[Source]) -> str:
     return "\n".join(lines)
 
 
+def _fields(chunk) -> dict[str, str]:
+    """The ``Key: value | ...`` header fields ingest wrote into the chunk's context."""
+    return dict(re.findall(r"(\w+): ([^|]+?)\s*(?:\||$)", chunk.context or ""))
+
+
 def _heading(chunk) -> str:
-    fields = dict(re.findall(r"(\w+): ([^|]+?)\s*(?:\||$)", chunk.context or ""))
+    fields = _fields(chunk)
     title = fields.get("Title") or (chunk.title if chunk.title != Path(chunk.source).stem else "")
     if title.startswith("(") and title.endswith(")"):  # "(untitled web search result snippet)"
         title = ""
@@ -162,7 +167,7 @@ def _heading(chunk) -> str:
 
 def label(chunk) -> str:
     """A short name for where a sentence comes from: the outlet, else the title, else the file."""
-    fields = dict(re.findall(r"(\w+): ([^|]+?)\s*(?:\||$)", chunk.context or ""))
+    fields = _fields(chunk)
     outlet = fields.get("Source", "")
     date = fields.get("Date", "")[:10]
     if outlet and len(outlet) <= 40 and outlet.lower() != "unknown":

@@ -1,4 +1,4 @@
-"""Does a quotation support a statement? The local LLM as a judge, plus the exact checks.
+"""Does a quotation support a statement? The local LLM as a judge.
 
 Why a judge: a word-overlap rule cannot tell a paraphrase that says the same thing from a
 sentence that reuses the source's words to say something else ("the bridge opens in May" vs
@@ -14,15 +14,16 @@ Design:
   gives 1.0 / 0.0.
 - The prompt holds only the quotations and the statement (~100-200 tokens, ~2 s on two CPU
   cores); its system part is constant, so llama.cpp reuses its KV cache from call to call.
-- The exact checks stay in front (``verify.grounded``): a number or a name the quotations do not
-  contain fails without asking the model, which is both cheaper and more reliable than the judge
-  on exactly those details.
-- The quotations are untrusted document text; the prompt says so, and a judge that is talked
-  into "Yes" can only pass text whose every number and name is in the quotation anyway.
+- No exact checks in front: on the labelled pairs, requiring the claim's numbers and names to
+  appear verbatim (``verify.grounded``) rejected paraphrased figures ("four hundred" for 400)
+  and lowered accuracy (0.71-0.74 against 0.76 for the judge alone), so it is measured, not used.
+- The quotations are untrusted document text; the prompt says so, and the judge only ever
+  answers one token, so instructions inside a quotation cannot make it write anything.
 
-Two questions are asked of the judge: ``claim`` (is this answer to this question stated by the
-quotations?) for open questions, and ``part`` (do the quotations say what this part of a yes/no
-question asks?) for the per-part verdicts of yes/no questions (see ``answer.py``).
+Three questions are asked of the judge: ``claim`` (is this answer to this question stated by
+the quotations?) for open questions, ``part`` (do the quotations say what this part of a
+yes/no question asks?) and ``question`` (the whole yes/no question over every part's
+sentences); see ``answer.py`` for how the verdict combines them.
 """
 from __future__ import annotations
 

@@ -230,13 +230,3 @@ def is_sentence(text: str) -> bool:
     straight = body.count('"') % 2 == 0
     curly = body.count("“") == body.count("”")
     return straight and curly and not re.match(r"^[\W_]", body.lstrip("'\"“‘(")[:1] or "")
-
-
-def addresses(claim: str, question: str) -> bool:
-    """Does a Yes/No verdict talk about what was asked, not just about the same people?
-
-    "Yes, Trump has insisted that Maduro leads the networks" shares only a name with
-    "Has Trump authorized the strikes?": its Yes answers nothing, so it must not be shown.
-    """
-    asked = content(question) - {root(n) for n in names(question)}
-    return not asked or bool(content(strip_citations(claim)) & asked)
