@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+from .errors import AssistantError, IndexNotReady, InputError
+
 EXIT_USER_ERROR = 1
 
 
@@ -19,15 +21,11 @@ def _assistant(args, need_index: bool = True):
 
     settings = Settings.load()
     if need_index and not settings.chroma_url and not os.path.isdir(settings.index_dir):
-        raise UserError(f"no index at {settings.index_dir}/ yet: run `assistant ingest PATH` first")
+        raise IndexNotReady(f"no index at {settings.index_dir}/ yet: run `assistant ingest PATH` first")
     a = Assistant(settings)
     if need_index and a.store.count() == 0:
-        raise UserError(f"the index at {a.store.where} is empty: run `assistant ingest PATH` first")
+        raise IndexNotReady(f"the index at {a.store.where} is empty: run `assistant ingest PATH` first")
     return a
-
-
-class UserError(Exception):
-    pass
 
 
 def cmd_ingest(args):
@@ -57,7 +55,7 @@ def cmd_search(args):
 def _question(q: str) -> str:
     q = " ".join((q or "").split())
     if not q:
-        raise UserError("the question is empty: ask something about your documents")
+        raise InputError("the question is empty: ask something about your documents")
     return q
 
 
@@ -110,7 +108,7 @@ def cmd_chat(args):
             continue
         try:
             _stream_to_terminal(a, question, history)
-        except KNOWN_ERRORS() as e:
+        except AssistantError as e:
             print(f"error: {e}", file=sys.stderr)
 
 
@@ -120,7 +118,7 @@ def cmd_show(args):
     try:
         sys.stdout.write(text_of(args.source))
     except (UnreadableFile, OSError) as e:
-        raise UserError(f"cannot read {args.source}: {e}")
+        raise InputError(f"cannot read {args.source}: {e}")
 
 
 def cmd_documents(args):
@@ -159,15 +157,6 @@ def cmd_eval(args):
     from .evaluate import main as eval_main
 
     eval_main(args)
-
-
-def KNOWN_ERRORS():
-    from .documents import UnreadableFile
-    from .llm import LLMError
-    from .models import ModelError
-    from .store import StoreError
-
-    return (UserError, StoreError, LLMError, ModelError, UnreadableFile, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,7 +222,7 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        if isinstance(e, KNOWN_ERRORS()):
+        if isinstance(e, AssistantError):
             print(f"error: {e}", file=sys.stderr)
             return EXIT_USER_ERROR
         if os.environ.get("ASSISTANT_DEBUG"):

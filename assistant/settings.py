@@ -11,6 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from .errors import SettingsError
 
 
 @dataclass
@@ -52,14 +53,14 @@ class Settings:
         known = {f.name: f for f in fields(cls)}
         unknown = set(values) - set(known)
         if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         typed = {}
         for name, value in values.items():
             kind = type(getattr(cls(), name)) if known[name].default is not None else str
             try:
                 typed[name] = kind(value)
             except ValueError:
-                raise ValueError(f"setting {name}={value!r} is not a valid {kind.__name__}") from None
+                raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from None
         return cls(**typed)
 
     @property

@@ -19,6 +19,7 @@ from collections import defaultdict
 from urllib.parse import urlparse
 
 from .schema import Chunk
+from .errors import StoreError
 from .settings import Settings
 
 
@@ -27,8 +28,6 @@ from .settings import Settings
 _KNOWN_STAMPS: set[str] = set()
 
 
-class StoreError(RuntimeError):
-    """The index cannot be reached or opened; the message says what to do."""
 
 
 def _chunk_from(id_: str, text: str, meta: dict) -> Chunk:

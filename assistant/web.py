@@ -73,8 +73,7 @@ import gradio as gr  # noqa: E402
 from . import phrases  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
-from .llm import LLMError  # noqa: E402
-from .store import StoreError  # noqa: E402
+from .errors import AssistantError, LLMError, SettingsError, StoreError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ ANSWER_CONCURRENCY = 2  # answers running at once; the LLM itself generates one 
 QUEUE_SIZE = 200  # waiting events before new ones are turned away
 CONTEXT_CHARS = 320  # characters of context shown around a quote in the evidence panel
 WHOLE_DOC_CHARS = 400_000  # beyond this, "whole document" shows a window around the quote
-USER_ERRORS = (ValueError, LLMError, StoreError, UnreadableFile)
+USER_ERRORS = AssistantError  # the errors whose message is meant for the user (assistant/errors.py)
 
 # --------------------------------------------------------------------------- escaping
 
@@ -674,7 +673,7 @@ def parse_auth(auth: str) -> tuple[str, str] | None:
         return None
     user, sep, password = auth.partition(":")
     if not sep or not user or not password:
-        raise ValueError("ASSISTANT_AUTH must look like user:password")
+        raise SettingsError("ASSISTANT_AUTH must look like user:password")
     return user, password
 
 
@@ -718,7 +717,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     try:
         launch(app, host, port, auth, prevent_thread_lock=True)
     except OSError as e:
-        raise ValueError(f"cannot serve on {host}:{port}: {e}") from None
+        raise SettingsError(f"cannot serve on {host}:{port}: {e}") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"Document assistant running at http://{shown}:{port}/" + (" (login required)" if auth else ""), flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
