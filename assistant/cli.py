@@ -53,7 +53,9 @@ def cmd_search(args):
 
 
 def _question(q: str) -> str:
-    q = " ".join((q or "").split())
+    from .text import clean_input
+
+    q = clean_input(q)
     if not q:
         raise InputError("the question is empty: ask something about your documents")
     return q
@@ -87,7 +89,8 @@ def _stream_to_terminal(a, question, history):
             print(f"  (understood as: {answer.standalone_question})")
         _print_citations(answer)
         t = answer.timings
-        print(f"  ({t.get('total_s')}s; first token {t.get('first_token_s')}s)", file=sys.stderr)
+        first = t.get("first_token_s")
+        print(f"  ({t.get('total_s')}s" + (f"; first token {first}s" if first is not None else "") + ")", file=sys.stderr)
 
 
 def cmd_chat(args):
@@ -221,6 +224,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `assistant documents | head`: the reader left; that is not an error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail too
+        return 141
     except Exception as e:
         if isinstance(e, AssistantError):
             print(f"error: {e}", file=sys.stderr)

@@ -15,6 +15,7 @@ from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
 from .errors import InputError
+from .text import clean_input, shown_path
 from .embed import Embedder
 from .ingest import IngestReport, ingest
 from .retrieve import Retriever
@@ -22,7 +23,7 @@ from .schema import Answer, Passage
 from .settings import Settings
 from .store import Store
 
-MAX_QUESTION_CHARS = 2000  # longer questions are truncated (a pasted document is not a question)
+MAX_QUESTION_CHARS = 2000  # longer questions are refused with a message (a pasted document is not a question)
 
 
 
@@ -67,14 +68,25 @@ class Assistant:
 
     # -- documents -------------------------------------------------------------------------
     def ingest(self, *paths: str, progress: bool | None = None) -> IngestReport:
-        """Sync files and folders into the index (default: seeds/). Unchanged files cost nothing."""
+        """Sync files and folders into the index (default: seeds/). Unchanged files cost nothing.
+
+        A path that does not exist is an error before anything is read: a typo must not look
+        like an empty folder (which would also remove that folder's documents from the index).
+        """
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            raise InputError("no such file or folder: " + ", ".join(shown_path(str(p)) for p in missing))
         return ingest(paths or ("seeds",), self.store, self.embedder, self.settings, progress=progress)
 
     def documents(self) -> list[dict]:
         return self.store.documents()
 
     def remove(self, source: str) -> None:
-        self.store.delete_source(os.path.abspath(source))
+        """Remove one document; a path the index does not hold is an error (a typo must not look like success)."""
+        source = os.path.abspath(source)
+        if not self.store.has_source(source):
+            raise InputError(f"not in the index: {shown_path(source)} (`assistant documents` lists what is)")
+        self.store.delete_source(source)
         self.store.touch()
 
     @staticmethod
@@ -84,16 +96,21 @@ class Assistant:
 
     # -- questions -------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> list[Passage]:
+        query = clean_input(query)
+        if not query:
+            raise InputError("the query is empty: type words to look for in your documents")
+        if k is not None and k < 1:
+            raise InputError(f"the number of passages must be at least 1 (got {k})")
         return self.retriever.search(query, k)
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
         """Yield Events: 'passages' first, then verified 'text' pieces, then the final 'answer'."""
-        question = " ".join((question or "").split())
+        question = clean_input(question)
         if not question:
             raise InputError("the question is empty: type a question about your documents")
-        if len(question) > MAX_QUESTION_CHARS:  # cut at a word: the prompt must fit the LLM's context
-            cut = question[:MAX_QUESTION_CHARS]
-            question = cut.rsplit(" ", 1)[0] if " " in cut else cut
+        if len(question) > MAX_QUESTION_CHARS:  # the prompt must fit the LLM's context; cutting would change the question
+            raise InputError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}: "
+                             "ask a shorter question, or add the text as a document and ask about it")
         standalone = standalone_question(self.llm, history or [], question) if history else None
         answerer = Answerer(self.retriever, lambda: self.llm, self.settings)
         for event in answerer.stream(question, retrieval_query=standalone):
@@ -119,3 +136,22 @@ class Assistant:
             if event.kind == "answer":
                 history.append((question, event.data.answer))
             yield event
+
+    # -- llama-index parts (imported on first use: plain users never pay for llama-index) ---
+    def as_retriever(self, k: int | None = None):
+        """This assistant's retrieval as a llama-index ``BaseRetriever`` (nodes with exact offsets)."""
+        from .integrations.llama_index import AssistantRetriever
+
+        return AssistantRetriever(self, k=k)
+
+    def as_query_engine(self, streaming: bool = False):
+        """Verified, cited answers as a llama-index query engine; ``source_nodes`` are the citations."""
+        from .integrations.llama_index import AssistantQueryEngine
+
+        return AssistantQueryEngine(self, streaming=streaming)
+
+    def as_chat_engine(self):
+        """A llama-index chat engine holding one conversation's history (this object holds none)."""
+        from .integrations.llama_index import AssistantChatEngine
+
+        return AssistantChatEngine(self)

@@ -236,6 +236,19 @@ _DATE_META = ("article:published_time", "date", "dc.date", "dcterms.date", "pubd
               "publish-date", "datepublished")
 
 
+_HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*(?:;|$))",
+                           re.IGNORECASE)
+
+
+def _is_hidden(tag) -> bool:
+    """Inline-hidden elements (``hidden``, ``display:none``, ``visibility:hidden``, zero font size).
+
+    Hidden text is a classic way to plant instructions in a page; stylesheet rules are not
+    evaluated (that needs a browser engine), only what the element itself declares.
+    """
+    return tag.has_attr("hidden") or bool(_HIDDEN_STYLE.search(tag.get("style") or ""))
+
+
 def _read_html(raw: bytes) -> tuple[str, str, str]:
     from bs4 import BeautifulSoup, NavigableString
     from bs4.element import Comment
@@ -252,6 +265,9 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
             break
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
+    for tag in soup.find_all(_is_hidden):  # a reader never sees it, so neither may the index
+        if not tag.decomposed:
+            tag.decompose()
     if not title:
         h1 = soup.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""

@@ -29,7 +29,7 @@ from .embed import Embedder
 from .schema import Chunk, Document
 from .settings import Settings
 from .store import Store
-from .text import chunk_spans
+from .text import chunk_spans, shown_path
 
 _HEADER_LINE = re.compile(r"(title|source|author|date|category|url):[^\n]*\n", re.IGNORECASE)
 _INDEXED_KEYS = ("title", "source", "author", "date", "category")
@@ -130,6 +130,11 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
     for path in bar:
         source = str(path)
         seen.add(source)
+        try:
+            source.encode("utf-8")
+        except UnicodeEncodeError:  # the index stores names as UTF-8 text; such a file cannot be addressed
+            report.skipped.append((shown_path(source), "the file name is not valid UTF-8: rename the file"))
+            continue
         versions = states.get(source, {})
         try:
             digest = file_hash(path)

@@ -14,6 +14,14 @@ from pathlib import Path
 from .errors import SettingsError
 
 
+# Values outside these ranges cannot work (top_k=0 would mean "every passage" to Chroma).
+_RANGES = {
+    "llm_timeout_s": (1, 86_400), "threads": (1, 1024), "n_ctx": (512, 1_048_576), "chunk_tokens": (16, 256),
+    "top_k": (1, 200), "context_sentences": (1, 100), "max_answer_tokens": (1, 32_768), "temperature": (0.0, 2.0),
+    "port": (0, 65_535),
+}
+
+
 @dataclass
 class Settings:
     index_dir: str = "index"  # embedded ChromaDB folder (ASSISTANT_INDEX_DIR)
@@ -34,9 +42,17 @@ class Settings:
     max_answer_tokens: int = 200
     temperature: float = 0.0
     auth: str = ""  # "user:password" turns on login in the web app
+    api_keys: str = ""  # comma-separated bearer keys the /v1 OpenAI-compatible API requires; empty = none
     upload_dir: str = ""  # empty = <index_dir>/uploads
     host: str = "127.0.0.1"
     port: int = 7860
+
+    def __post_init__(self):
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                env = "ASSISTANT_" + name.upper()
+                raise SettingsError(f"setting {name} ({env}) = {value!r} is out of range: it must be between {low} and {high}")
 
     @classmethod
     def load(cls, **overrides) -> "Settings":

@@ -164,6 +164,9 @@ class Store:
                        for c in chunks],
         )
 
+    def has_source(self, source: str) -> bool:
+        return bool(self.collection.get(where={"source": source}, limit=1, include=[])["ids"])
+
     def delete_source(self, source: str, keep_hash: str | None = None) -> None:
         """Delete a file's chunks, all of them or all but one version."""
         where: dict = {"source": source}

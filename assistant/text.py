@@ -21,6 +21,9 @@ _ABBREV = {
 }
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace, or at a line break.
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
+# Lone surrogates (undecodable bytes in argv, via surrogateescape) and control characters other
+# than whitespace: no tokenizer or JSON encoder accepts the first, and neither means anything.
+_JUNK = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WORD = re.compile(r"\w+(?:[.'’]\w+)*", re.UNICODE)
 
 STOPWORDS = frozenset(
@@ -34,6 +37,18 @@ STOPWORDS = frozenset(
     article articles news one new like get got also s t""".split()
 )
 NEGATIONS = frozenset({"not", "no", "never", "none", "nor", "neither", "without", "n't", "cannot"})
+
+
+def clean_input(text: str | bytes | None) -> str:
+    """A user's question or query as one clean line: bytes decoded leniently, junk dropped, spaces collapsed."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return " ".join(_JUNK.sub(" ", text or "").split())
+
+
+def shown_path(path: str) -> str:
+    """A path as a terminal can print it: a file name that is not UTF-8 shows its bad bytes as U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)

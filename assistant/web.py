@@ -39,7 +39,8 @@ Design and trade-offs:
   problems) become ``gr.Warning`` toasts and a message in the chat; anything unexpected is
   logged on the server and shown as one line, never a traceback.
 * **API.** ``/ask`` (``assistant ask --json`` shape) and ``/search`` (passages) are plain
-  ``gr.api`` endpoints, so ``gradio_client`` and the "Use via API" page document them.
+  ``gr.api`` endpoints, so ``gradio_client`` and the "Use via API" page document them. ``serve``
+  also mounts the OpenAI-compatible ``/v1`` API (``assistant/openai_api.py``) on the same port.
 * **Concurrency.** The embedded LLM serializes generation itself, so answer events share one
   concurrency group of 2 (one generating, one retrieving) and everyone else waits in the
   queue (up to ``QUEUE_SIZE``) with a visible position instead of failing; cheap events
@@ -572,17 +573,17 @@ def build_app(assistant) -> gr.Blocks:
         try:
             return assistant.ask(question).to_dict()
         except USER_ERRORS as e:
-            raise gr.Error(_user_message(e)) from None
+            raise gr.Error(_user_message(e), print_exception=False) from None
 
     def search(query: str, k: int = 10) -> list[dict]:
         """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores."""
         query = " ".join((query or "").split())
         if not query:
-            raise gr.Error("the query is empty")
+            raise gr.Error("the query is empty", print_exception=False)
         try:
             return [p.to_dict() for p in assistant.search(query, int(k))]
         except USER_ERRORS as e:
-            raise gr.Error(_user_message(e)) from None
+            raise gr.Error(_user_message(e), print_exception=False) from None
 
     # ---- layout -------------------------------------------------------------------------
     with gr.Blocks(title="Document assistant", analytics_enabled=False) as app:
@@ -678,15 +679,25 @@ def parse_auth(auth: str) -> tuple[str, str] | None:
 
 
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, auth: str | tuple | None = None,
-           prevent_thread_lock: bool = False, quiet: bool = True):
-    """Start the server with the app's CSS/JS/theme (Gradio 6 takes them at launch, not in Blocks)."""
+           prevent_thread_lock: bool = False, quiet: bool = True, openai_api=None):
+    """Start the server with the app's CSS/JS/theme (Gradio 6 takes them at launch, not in Blocks).
+
+    ``openai_api``: an Assistant whose OpenAI-compatible ``/v1`` routes (``assistant.openai_api``)
+    are served on the same port. They go in through ``app_kwargs`` (FastAPI's ``routes``), so they
+    exist before the server starts, whether or not ``launch`` then blocks.
+    """
     if isinstance(auth, str):
         auth = parse_auth(auth)
+    app_kwargs = None
+    if openai_api is not None:
+        from .openai_api import routes
+
+        app_kwargs = {"routes": routes(openai_api)}
     return app.launch(
         server_name=host, server_port=port, share=False, auth=auth, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, mcp_server=False, pwa=False,
         max_file_size=MAX_BYTES, footer_links=["api", "settings"], theme=theme(), css=CSS, js=JS,
-        auth_message="Log in to the document assistant.", enable_monitoring=False,
+        auth_message="Log in to the document assistant.", enable_monitoring=False, app_kwargs=app_kwargs,
     )
 
 
@@ -715,7 +726,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     app = build_app(assistant)
     threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
     try:
-        launch(app, host, port, auth, prevent_thread_lock=True)
+        launch(app, host, port, auth, prevent_thread_lock=True, openai_api=assistant)
     except OSError as e:
         raise SettingsError(f"cannot serve on {host}:{port}: {e}") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

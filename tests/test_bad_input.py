@@ -1,7 +1,8 @@
 """Bad input of every kind: odd questions, hostile or broken files, prompt injections, other languages.
 
-The contract: a question the assistant cannot use is a ValueError in the API and a one-line
-`error:` from the CLI; an oversized question is cut (core.MAX_QUESTION_CHARS) and answered;
+The contract: a question the assistant cannot use is an InputError (an AssistantError) in the
+API and a one-line `error:` from the CLI; an oversized question (over core.MAX_QUESTION_CHARS)
+is refused with a message saying the limit; undecodable bytes in a question are dropped;
 a file ingest cannot use is skipped with its reason while the rest is indexed; text inside
 documents is data, never instructions.
 """
@@ -68,23 +69,73 @@ def test_empty_questions_are_one_line_cli_errors(tiny_assistant):
         assert_one_line_error(proc, "empty")
 
 
-def test_100kb_question_is_cut_and_answered(tiny_assistant):
+def test_100kb_question_is_refused_with_the_limit(tiny_assistant):
     from assistant.core import MAX_QUESTION_CHARS
+    from assistant.errors import InputError
 
-    answer = tiny_assistant.ask(BIG_QUESTION)
-    assert 0 < len(answer.question) <= MAX_QUESTION_CHARS
-    assert BIG_QUESTION.startswith(answer.question)
+    with pytest.raises(InputError, match=f"{MAX_QUESTION_CHARS:,}"):
+        tiny_assistant.ask(BIG_QUESTION)
+    assert tiny_assistant.search(BIG_QUESTION)  # retrieval alone copes with the whole 100 KB
+    answer = tiny_assistant.ask(BIG_QUESTION[:MAX_QUESTION_CHARS - 200])  # under the limit: answered whole
     assert answer.answer.strip()
     check_citations(answer)
-    assert tiny_assistant.search(BIG_QUESTION)  # retrieval alone copes with the whole 100 KB
 
 
 def test_100kb_question_through_the_cli(tiny_assistant):
     proc = run_cli("ask", BIG_QUESTION, "--json", env=_cli_env(tiny_assistant), cwd=tiny_assistant.root)
-    assert "Traceback" not in proc.stderr
-    assert proc.returncode == 0, proc.stderr[-1000:]
-    got = json.loads(proc.stdout)
-    assert got["answer"].strip() and isinstance(got["refused"], bool)
+    assert proc.returncode == 1
+    assert_one_line_error(proc, "limit is 2,000")
+
+
+def test_undecodable_question_bytes_are_dropped(tiny_assistant):
+    bad = "Which bulb does the \udcff lamp\x00 use?"  # what argv holds for the byte 0xff (surrogateescape)
+    answer = tiny_assistant.ask(bad)
+    assert answer.question == "Which bulb does the lamp use?"
+    assert answer.answer.strip()
+    assert tiny_assistant.search(b"Which bulb does the \xff lamp use?")
+    env = dict(os.environ, **_cli_env(tiny_assistant))
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "assistant", "search", os.fsdecode(b"bulb \xff lamp")],
+                          capture_output=True, text=True, env=env, cwd=tiny_assistant.root)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "unexpected" not in proc.stderr, proc.stderr
+
+
+def test_punctuation_only_question_prints_no_missing_timing(tiny_assistant):
+    proc = run_cli("ask", "?!?", env=_cli_env(tiny_assistant), cwd=tiny_assistant.root)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert "None" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout.strip()
+
+
+def test_missing_paths_and_unknown_documents_are_errors(tiny_assistant, tmp_path):
+    env = _cli_env(tiny_assistant)
+    before = tiny_assistant.documents()
+    proc = run_cli("ingest", str(tmp_path / "does-not-exist"), env=env, cwd=tiny_assistant.root)
+    assert proc.returncode == 1
+    assert_one_line_error(proc, "no such file or folder")
+    proc = run_cli("remove", str(tmp_path / "never-indexed.md"), env=env, cwd=tiny_assistant.root)
+    assert proc.returncode == 1
+    assert_one_line_error(proc, "not in the index")
+    assert tiny_assistant.documents() == before  # nothing lost
+
+
+def test_settings_out_of_range_are_one_line_errors(tiny_assistant):
+    proc = run_cli("search", "lamp", env=dict(_cli_env(tiny_assistant), ASSISTANT_TOP_K="0"), cwd=tiny_assistant.root)
+    assert proc.returncode == 1
+    assert_one_line_error(proc, "ASSISTANT_TOP_K")
+    from assistant.errors import InputError
+    with pytest.raises(InputError, match="at least 1"):
+        tiny_assistant.search("lamp", 0)
+
+
+def test_a_closed_pipe_is_not_an_error(tiny_assistant):
+    import subprocess
+    import sys
+    env = dict(os.environ, **_cli_env(tiny_assistant))
+    proc = subprocess.run(f"{sys.executable} -m assistant search lamp --json | head -c 10", shell=True,
+                          capture_output=True, text=True, env=env, cwd=tiny_assistant.root)
+    assert "BrokenPipe" not in proc.stderr and "unexpected" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("question", [
@@ -161,6 +212,10 @@ def _bad_folder(root):
     (d / "name with spaces & ünïcode.txt").write_text("The bakery sells rye bread on Tuesdays.\n")
     good.append("name with spaces & ünïcode.txt")
     (d / ".hidden.txt").write_text("hidden files are not indexed")
+    with open(os.fsencode(d) + b"/caf\xe9-latin1-name.txt", "wb") as fh:  # a name that is not UTF-8
+        fh.write(b"Plain text behind a name in Latin-1.")
+    skip[os.fsdecode(b"caf\xe9-latin1-name.txt").encode("utf-8", "surrogateescape").decode("utf-8", "replace")] = \
+        "not valid UTF-8"
     (d / "program.exe").write_bytes(os.urandom(100))  # unsupported types are not even looked at
     os.symlink(d / "missing-target.txt", d / "dangling.txt")
     return d, skip, good

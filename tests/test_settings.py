@@ -23,3 +23,12 @@ def test_env_overrides_file_and_types_are_checked(tmp_path, monkeypatch):
 def test_unknown_setting_is_an_error():
     with pytest.raises(ValueError, match="unknown setting"):
         Settings.load(colour="blue")
+
+
+@pytest.mark.parametrize("name,value", [("top_k", "0"), ("chunk_tokens", "1000"), ("port", "70000"), ("temperature", "-1")])
+def test_values_that_cannot_work_are_refused_naming_the_variable(monkeypatch, name, value):
+    from assistant.errors import SettingsError
+
+    monkeypatch.setenv("ASSISTANT_" + name.upper(), value)
+    with pytest.raises(SettingsError, match="ASSISTANT_" + name.upper()):
+        Settings.load()
