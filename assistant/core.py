@@ -11,6 +11,7 @@ import os
 import threading
 from typing import Iterator
 
+from . import identity
 from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
@@ -54,6 +55,8 @@ class Assistant:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
+            if self.store.count():  # a query embedded by another model would find nonsense, silently
+                identity.check(self.store, self.embedder, self.settings)
             self._retriever = Retriever(self.store, self.embedder, self.settings)
         return self._retriever
 
@@ -67,16 +70,39 @@ class Assistant:
             return self._llm
 
     # -- documents -------------------------------------------------------------------------
-    def ingest(self, *paths: str, progress: bool | None = None) -> IngestReport:
+    def ingest(self, *paths: str, progress: bool | None = None, rebuild: bool = False) -> IngestReport:
         """Sync files and folders into the index (default: seeds/). Unchanged files cost nothing.
 
         A path that does not exist is an error before anything is read: a typo must not look
         like an empty folder (which would also remove that folder's documents from the index).
+        ``rebuild`` re-embeds everything (see ``rebuild``).
         """
+        paths = paths or ("seeds",)
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             raise InputError("no such file or folder: " + ", ".join(shown_path(str(p)) for p in missing))
-        return ingest(paths or ("seeds",), self.store, self.embedder, self.settings, progress=progress)
+        if rebuild:
+            return self.rebuild(*paths, progress=progress)
+        return ingest(paths, self.store, self.embedder, self.settings, progress=progress)
+
+    def rebuild(self, *paths: str, progress: bool | None = None) -> IngestReport:
+        """Re-embed the given paths plus every indexed file still on disk into a fresh index.
+
+        The new index is written beside the old one and swapped in only when complete, so a
+        crash leaves the old index as it was (and a crash during the swap is finished on the
+        next open, see ``Store``). Documents are never dropped: files indexed earlier from
+        other folders are re-embedded too, unless they no longer exist.
+        """
+        old = self.store
+        keep = [s for s in {d["source"] for d in old.documents()} if os.path.exists(s)]
+        fresh = Store(self.settings, collection=old.rebuild_name)
+        fresh.drop()  # the leftovers of an earlier, interrupted rebuild
+        fresh = Store(self.settings, collection=old.rebuild_name)
+        report = ingest(list(paths) + sorted(keep), fresh, self.embedder, self.settings, progress=progress)
+        identity.check(fresh, self.embedder, self.settings)  # records the embedder even for an empty index
+        old.replace_with(fresh)
+        self._retriever = None
+        return report
 
     def documents(self) -> list[dict]:
         return self.store.documents()

@@ -12,8 +12,8 @@ Design and trade-offs:
   their text is *our* extraction (paragraphs separated by blank lines, PDF pages by
   ``"\\n\\n"``); ``text_of(source)`` re-runs the same deterministic extraction, which is
   what ``assistant show`` and citation checks slice. The cost: a library upgrade that
-  changes extraction invalidates offsets for those formats (re-ingest fixes it, since the
-  file hash is unchanged the index must be rebuilt explicitly in that case).
+  changes extraction invalidates offsets for those formats; bumping
+  ``identity.CHUNKER_VERSION`` makes the next ingest re-extract every file.
 * **One exception type.** Every reason a file cannot be used (missing, too large, empty,
   binary, encrypted, corrupt, no text, unsupported type) is an ``UnreadableFile`` with a
   one-line human reason, so ingest can report and skip instead of crashing.

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import identity
 from .documents import UnreadableFile, iter_files, read_document
 from .embed import Embedder
 from .schema import Chunk, Document
@@ -87,12 +88,13 @@ def index_prefix(doc: Document) -> str:
 
 def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
     key = hashlib.sha1(doc.source.encode()).hexdigest()[:16]
+    version = identity.version_key(doc.hash, settings)
     body = header_end(doc.text)
     context = index_prefix(doc)
     spans = chunk_spans(doc.text, settings.chunk_tokens, body_start=body) or chunk_spans(doc.text, settings.chunk_tokens)
     return [
-        Chunk(id=f"{key}-{doc.hash[:16]}-{i:05d}", source=doc.source, title=doc.title, date=doc.date,
-              doc_hash=doc.hash, start=s.start, end=s.end, text=doc.text[s.start : s.end],
+        Chunk(id=f"{key}-{version[:16]}-{i:05d}", source=doc.source, title=doc.title, date=doc.date,
+              doc_hash=version, start=s.start, end=s.end, text=doc.text[s.start : s.end],
               context=context)
         for i, s in enumerate(spans)
     ]
@@ -111,16 +113,23 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
     files = list(iter_files(roots))
     seen: set[str] = set()
     group: list[tuple[Document, list[Chunk], bool]] = []
+    checked = False
+    if states:  # even when nothing is to be embedded, another model's name must not pass as "unchanged"
+        identity.check_name(store, embedder, settings)
 
     def flush():
+        nonlocal checked
         chunks = [c for _, cs, _ in group for c in cs]
         if chunks:
+            if not checked:  # before the first write: never mix two embedders' vectors in one index
+                identity.check(store, embedder, settings)
+                checked = True
             texts = [c.context + "\n" + c.text for c in chunks]
             vectors = embedder.embed(texts)
-            store.upsert(chunks, vectors, {(d.source, d.hash): len(cs) for d, cs, _ in group})
+            store.upsert(chunks, vectors, {(d.source, cs[0].doc_hash): len(cs) for d, cs, _ in group if cs})
             report.chunks += len(chunks)
-        for doc, _, existed in group:
-            store.delete_source(doc.source, keep_hash=doc.hash)
+        for doc, cs, existed in group:
+            store.delete_source(doc.source, keep_hash=identity.version_key(doc.hash, settings))
             (report.updated if existed else report.added).append(doc.source)
         group.clear()
 
@@ -141,7 +150,7 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
         except OSError as e:
             report.skipped.append((source, e.strerror or str(e)))
             continue
-        present, expected = versions.get(digest, (0, -1))
+        present, expected = versions.get(identity.version_key(digest, settings), (0, -1))
         if present == expected and len(versions) == 1:
             report.unchanged.append(source)
             continue

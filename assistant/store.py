@@ -58,12 +58,50 @@ class Store:
                 self.client.heartbeat()
             else:
                 self.client = chromadb.PersistentClient(path=settings.index_dir)
+            self._finish_interrupted_rebuild()
             self.collection = _Guarded(self.client.get_or_create_collection(
                 self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
             ), self.where)
             _KNOWN_STAMPS.add(self._stamp())  # what this process's fresh view already reflects
         except Exception as e:  # chromadb raises many types; the user needs one clear line
             raise StoreError(f"cannot open the index at {self.where}: {_short(e)}") from e
+
+    # -- rebuilds ------------------------------------------------------------------------
+    @property
+    def rebuild_name(self) -> str:
+        return f"{self.name}--rebuild"
+
+    def _finish_interrupted_rebuild(self) -> None:
+        """A crash between dropping the old collection and renaming the new one: finish the rename."""
+        names = {getattr(c, "name", c) for c in self.client.list_collections()}
+        if self.name not in names and self.rebuild_name in names:
+            new = self.client.get_collection(self.rebuild_name)
+            if (new.metadata or {}).get("rebuild_complete"):
+                new.modify(name=self.name)
+
+    def replace_with(self, rebuilt: "Store") -> None:
+        """Make a fully written rebuild collection this store's collection (old one dropped)."""
+        rebuilt.update_metadata({"rebuild_complete": True})
+        self.client.delete_collection(self.name)
+        self.client.get_collection(rebuilt.name).modify(name=self.name)
+        self._open()
+        self.touch()
+
+    def drop(self) -> None:
+        try:
+            self.client.delete_collection(self.name)
+        except Exception:  # already gone
+            pass
+
+    # -- collection metadata -----------------------------------------------------------
+    def metadata(self) -> dict:
+        """The collection's own metadata (Chroma's ``hnsw:*`` creation options left out: they cannot be modified)."""
+        meta = self.client.get_collection(self.name).metadata or {}
+        return {k: v for k, v in meta.items() if not k.startswith("hnsw:")}
+
+    def update_metadata(self, values: dict) -> None:
+        """Merge into the collection's metadata (Chroma's modify replaces it whole)."""
+        self.collection.modify(metadata={**self.metadata(), **values})
 
     def _stamp(self) -> str:
         return str((self.client.get_collection(self.name).metadata or {}).get("version", ""))
@@ -178,7 +216,8 @@ class Store:
         """Stamp a new version so other readers refresh their lexical index."""
         stamp = uuid.uuid4().hex
         _KNOWN_STAMPS.add(stamp)
-        self.collection.modify(metadata={"version": stamp})  # space lives in the configuration
+        meta = {k: v for k, v in self.metadata().items() if k != "rebuild_complete"}
+        self.collection.modify(metadata={**meta, "version": stamp})  # the space lives in the configuration
 
 
 class _Guarded:

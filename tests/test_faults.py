@@ -199,10 +199,12 @@ def test_llm_server_dying_mid_answer_is_an_llm_error_and_restart_recovers(tmp_pa
 # --------------------------------------------------------------------------- two processes, one embedded index
 
 
-def _hash(path) -> str:
-    import hashlib
+def _hash(path, settings) -> str:
+    """The version key the index stores for this file's current bytes."""
+    from assistant.identity import version_key
+    from assistant.ingest import file_hash
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return version_key(file_hash(path), settings)
 
 
 def test_embedded_index_written_by_another_process_is_seen_by_a_running_assistant(tmp_path, shared_embedder):
@@ -228,7 +230,7 @@ def test_embedded_index_written_by_another_process_is_seen_by_a_running_assistan
     assert hits and "zeppelin" in hits[0].chunk.text
     # The replaced file is searchable in its new version only, and this process can still write.
     hits = a.search("strikes on Venezuela", 10)
-    assert hits and {p.chunk.doc_hash for p in hits if p.chunk.source == str(seed)} == {_hash(seed)}
+    assert hits and {p.chunk.doc_hash for p in hits if p.chunk.source == str(seed)} == {_hash(seed, a.settings)}
     (corpus / "late.txt").write_text("The lighthouse keeper retired after forty years.\n")
     a.ingest(str(corpus))
     assert "lighthouse" in a.search("lighthouse keeper retired", 1)[0].chunk.text

@@ -165,10 +165,11 @@ def index_problems(store, folder: Path | None = None) -> list[str]:
     """Everything that makes an index inconsistent with the files (empty list = consistent).
 
     Each source has exactly one version (doc_hash), that version is the file's current
-    sha256, it has exactly n_chunks chunks, no two chunks share (source, start, end), and
+    sha256 as chunked with the store's settings (identity.version_key), it has exactly n_chunks chunks, no two chunks share (source, start, end), and
     with ``folder`` given the indexed sources are exactly the readable files under it.
     """
     from assistant.documents import UnreadableFile, iter_files, read_document
+    from assistant.identity import version_key
     from assistant.ingest import file_hash
 
     problems: list[str] = []
@@ -187,7 +188,7 @@ def index_problems(store, folder: Path | None = None) -> list[str]:
             problems.append(f"{source}: {len(hs)} versions")
         if not os.path.exists(source):
             problems.append(f"{source}: stale (file is gone)")
-        elif file_hash(Path(source)) not in hs:
+        elif version_key(file_hash(Path(source)), store.settings) not in hs:
             problems.append(f"{source}: stale version (file changed)")
     for key, n in counts.items():
         if expected[key] != {n}:
