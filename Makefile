@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut
 # The team's shared folder (evaluation data): beside the checkout, else where it lives on these machines.
 SHARED ?= $(firstword $(wildcard ../shared /work/shared) ../shared)
 
-.PHONY: install setup run test test-fast bench eval clean
+.PHONY: install setup run test test-fast lint docs bench eval clean
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ run: setup
 	$(BIN)/assistant ingest seeds
 	$(BIN)/assistant serve
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q -rs
+
+# Gates: the README's settings table is generated from assistant/settings.py (run `make docs` after changing a setting).
+lint: install
+	$(BIN)/cog --check README.md
+
+docs: install
+	$(BIN)/cog -r README.md
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not llm and not browser"

@@ -7,6 +7,8 @@
 """
 import os
 
+__version__ = "0.2.0"
+
 #: The environment every entry point needs, set once here because importing any part of the
 #: package runs this first, before torch, transformers, xllamacpp, chromadb or gradio load.
 #: Offline: no hub lookups, no telemetry. OMP_WAIT_POLICY: llama.cpp's OpenMP threads spin while
@@ -31,4 +33,4 @@ from .phrases import REFUSAL  # noqa: E402
 from .schema import Answer, Citation, Passage  # noqa: E402
 from .settings import Settings  # noqa: E402
 
-__all__ = ["Assistant", "Answer", "Citation", "Passage", "Settings", "REFUSAL"]
+__all__ = ["__version__", "Assistant", "Answer", "Citation", "Passage", "Settings", "REFUSAL"]

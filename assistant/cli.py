@@ -30,7 +30,7 @@ def _assistant(args, need_index: bool = True):
 
 def cmd_ingest(args):
     a = _assistant(args, need_index=False)
-    report = a.ingest(*(args.paths or ["seeds"]), progress=None)
+    report = a.ingest(*(args.paths or ["seeds"]), progress=None, rebuild=args.rebuild)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if args.json:
@@ -150,6 +150,17 @@ def cmd_setup(args):
         print(f"{role}: {path}")
 
 
+def cmd_config(args):
+    from .settings import Settings, describe
+
+    shown = Settings.load().shown()
+    if args.json:
+        print(json.dumps(shown, indent=2))
+        return
+    for row in describe():
+        print(f"{row['env']:<30} = {shown[row['name']]!s:<22}  # {row['description']}")
+
+
 def cmd_serve(args):
     from .web import serve
 
@@ -169,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="index files and folders (default: seeds/)")
     s.add_argument("paths", nargs="*")
     s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.add_argument("--rebuild", action="store_true",
+                   help="re-embed everything into a fresh index (after changing the embedding model)")
     s.set_defaults(fn=cmd_ingest)
 
     s = sub.add_parser("search", help="show the passages retrieval finds")
@@ -199,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("setup", help="prepare the packaged models (assemble and verify the GGUF)")
     s.set_defaults(fn=cmd_setup)
+
+    s = sub.add_parser("config", help="print the effective settings (secrets masked)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_config)
 
     s = sub.add_parser("serve", help="start the web app")
     s.add_argument("--host", default=None, help="default 127.0.0.1")

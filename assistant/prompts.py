@@ -1,5 +1,9 @@
 """Prompt templates, loaded from the repository's ``prompts/`` folder.
 
+In a checkout (and an editable install) they are read from ``prompts/`` beside the package; an
+installed wheel carries the same files as package data in ``assistant/prompts/`` (pyproject.toml
+maps the folder there), so one lookup order serves both.
+
 Templates are plain files so they can be read and edited without touching code; the phrases
 the code depends on (the refusal phrase) are filled in from ``phrases`` so that the model is
 told exactly the words the checker looks for.

@@ -1,84 +1,159 @@
-"""One settings object for the whole assistant.
+"""One settings object for the whole assistant, each setting described, typed and checked.
 
 Values come from, in order of precedence: keyword arguments, ``ASSISTANT_*`` environment
-variables, a TOML file (``ASSISTANT_CONFIG`` or ``./assistant.toml``), and defaults that work
-offline on a laptop (embedded ChromaDB in ``index/``, packaged MiniLM, packaged Qwen GGUF).
-Switching to servers is configuration only: ``ASSISTANT_CHROMA_URL`` and ``ASSISTANT_LLM_URL``.
+variables, a TOML file (``ASSISTANT_CONFIG`` or ``./assistant.toml``, table ``[assistant]``),
+and defaults that work offline on a laptop (embedded ChromaDB in ``index/``, packaged MiniLM,
+packaged Qwen GGUF). Switching to servers is configuration only: ``ASSISTANT_CHROMA_URL``,
+``ASSISTANT_LLM_URL``.
+
+Design: pydantic-settings does the reading and the validation (types, ranges, unknown keys), so
+a bad value fails at start with a message naming the variable, not deep inside Chroma or the
+LLM. Every field's description and group are the documentation: ``assistant config`` prints
+them with the effective values, and the README's configuration table is generated from them
+(``markdown_table``, run by cog; ``make test`` fails when the table is stale). Secrets are
+``SecretStr``-free plain strings on purpose: the code passes them to other libraries as text;
+``SECRETS`` lists the fields shown masked.
 """
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
 from .errors import SettingsError
 
-
-# Values outside these ranges cannot work (top_k=0 would mean "every passage" to Chroma).
-_RANGES = {
-    "llm_timeout_s": (1, 86_400), "threads": (1, 1024), "n_ctx": (512, 1_048_576), "chunk_tokens": (16, 256),
-    "top_k": (1, 200), "context_sentences": (1, 100), "max_answer_tokens": (1, 32_768), "temperature": (0.0, 2.0),
-    "port": (0, 65_535),
-}
+ENV_PREFIX = "ASSISTANT_"
+SECRETS = ("llm_api_key", "auth", "api_keys")
+GROUPS = ("index", "retrieval", "llm", "web")
 
 
-@dataclass
-class Settings:
-    index_dir: str = "index"  # embedded ChromaDB folder (ASSISTANT_INDEX_DIR)
-    chroma_url: str = ""  # http://host:port of a Chroma server; empty = embedded
-    collection: str = "documents"
-    embed_model: str = ""  # a sentence-transformers folder; empty = packaged all-MiniLM-L6-v2
-    llm_model: str = ""  # a GGUF file; empty = packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M
-    llm_url: str = ""  # OpenAI-compatible base URL (http://host:port/v1); overrides llm_model
-    llm_name: str = "default"  # model name sent to the OpenAI-compatible server
-    llm_api_key: str = "not-needed"
-    llm_timeout_s: float = 120.0
-    model_cache: str = str(Path.home() / ".cache" / "assistant")  # assembled GGUF lives here
-    threads: int = max(1, os.cpu_count() or 1)
-    n_ctx: int = 4096
-    chunk_tokens: int = 200  # <= 256: MiniLM reads only the first 256 word pieces
-    top_k: int = 10  # passages shown by search and used to pick evidence
-    context_sentences: int = 8  # evidence sentences the LLM sees: keeps the prompt short
-    max_answer_tokens: int = 200
-    temperature: float = 0.0
-    auth: str = ""  # "user:password" turns on login in the web app
-    api_keys: str = ""  # comma-separated bearer keys the /v1 OpenAI-compatible API requires; empty = none
-    upload_dir: str = ""  # empty = <index_dir>/uploads
-    host: str = "127.0.0.1"
-    port: int = 7860
+def _field(default: Any, group: str, description: str, **checks: Any) -> Any:
+    return Field(default, description=description, json_schema_extra={"group": group}, **checks)
 
-    def __post_init__(self):
-        for name, (low, high) in _RANGES.items():
-            value = getattr(self, name)
-            if not low <= value <= high:
-                env = "ASSISTANT_" + name.upper()
-                raise SettingsError(f"setting {name} ({env}) = {value!r} is out of range: it must be between {low} and {high}")
+
+class _TomlTable(PydanticBaseSettingsSource):
+    """The ``[assistant]`` table of ``ASSISTANT_CONFIG`` (or ``./assistant.toml`` when it exists)."""
+
+    def get_field_value(self, field, field_name):  # required by the base class; __call__ does the work
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get(ENV_PREFIX + "CONFIG") or "assistant.toml")
+        if not path.is_file():
+            return {}
+        try:
+            with open(path, "rb") as f:
+                return dict(tomllib.load(f).get("assistant", {}))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read the settings file {path}: {e}") from None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid",
+                                      validate_assignment=True)
+
+    # -- index ---------------------------------------------------------------------------
+    index_dir: str = _field("index", "index", "Folder of the embedded ChromaDB index.")
+    chroma_url: str = _field("", "index", "http://host:port of a Chroma server; empty = the embedded index in index_dir.")
+    collection: str = _field("documents", "index", "Chroma collection that holds the chunks.", min_length=3)
+    embed_model: str = _field("", "index", "A sentence-transformers model folder; empty = the packaged all-MiniLM-L6-v2. "
+                              "Changing it needs `assistant ingest --rebuild`.")
+    chunk_tokens: int = _field(200, "index", "Chunk size in estimated word pieces (MiniLM reads only the first 256). "
+                               "A new value re-chunks each file at its next ingest.", ge=16, le=256)
+    upload_dir: str = _field("", "index", "Where the web app saves uploads; empty = <index_dir>/uploads.")
+
+    # -- retrieval -----------------------------------------------------------------------
+    top_k: int = _field(10, "retrieval", "Passages shown by search and used to pick evidence.", ge=1, le=200)
+    context_sentences: int = _field(8, "retrieval", "Evidence sentences the LLM sees (keeps the prompt short).",
+                                    ge=1, le=100)
+
+    # -- llm -----------------------------------------------------------------------------
+    llm_model: str = _field("", "llm", "A GGUF file for the embedded LLM; empty = the packaged "
+                            "Qwen2.5-Coder-1.5B-Instruct Q4_K_M.")
+    llm_url: str = _field("", "llm", "Base URL of an OpenAI-compatible server (http://host:port/v1); overrides llm_model.")
+    llm_name: str = _field("default", "llm", "Model name sent to the OpenAI-compatible server.")
+    llm_api_key: str = _field("not-needed", "llm", "API key sent to the OpenAI-compatible server.")
+    llm_timeout_s: float = _field(120.0, "llm", "Seconds to wait for the LLM server before giving up.", ge=1, le=86_400)
+    model_cache: str = _field(str(Path.home() / ".cache" / "assistant"), "llm",
+                              "Where the packaged GGUF is assembled (about 1 GB, once).")
+    threads: int = _field(max(1, os.cpu_count() or 1), "llm", "CPU threads for the embedded LLM and the embedder.",
+                          ge=1, le=1024)
+    n_ctx: int = _field(4096, "llm", "Context window of the embedded LLM, in tokens.", ge=512, le=1_048_576)
+    max_answer_tokens: int = _field(200, "llm", "Longest answer draft, in tokens.", ge=1, le=32_768)
+    temperature: float = _field(0.0, "llm", "Sampling temperature (0 = the same answer every time).", ge=0.0, le=2.0)
+
+    # -- web -----------------------------------------------------------------------------
+    host: str = _field("127.0.0.1", "web", "Address the web app binds; 0.0.0.0 exposes it to other machines.")
+    port: int = _field(7860, "web", "Port of the web app and its HTTP APIs.", ge=0, le=65_535)
+    auth: str = _field("", "web", "\"user:password\" turns on login in the web app.")
+    api_keys: str = _field("", "web", "Comma-separated bearer keys the /v1 OpenAI-compatible API requires; "
+                           "empty = no key needed.")
 
     @classmethod
-    def load(cls, **overrides) -> "Settings":
-        values: dict = {}
-        config = os.environ.get("ASSISTANT_CONFIG") or "assistant.toml"
-        if Path(config).is_file():
-            with open(config, "rb") as f:
-                values.update(tomllib.load(f).get("assistant", {}))
-        for f in fields(cls):
-            env = os.environ.get("ASSISTANT_" + f.name.upper())
-            if env is not None and env != "":
-                values[f.name] = env
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        typed = {}
-        for name, value in values.items():
-            kind = type(getattr(cls(), name)) if known[name].default is not None else str
-            try:
-                typed[name] = kind(value)
-            except ValueError:
-                raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from None
-        return cls(**typed)
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, env_settings, _TomlTable(settings_cls)
+
+    def __init__(self, **values: Any):
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise SettingsError(_one_line(e)) from None
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Settings from the environment and files; keyword arguments win (``None`` means "not given")."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
 
     @property
     def uploads(self) -> Path:
         return Path(self.upload_dir or Path(self.index_dir) / "uploads")
+
+    def shown(self) -> dict[str, Any]:
+        """The effective values with secrets masked: what ``assistant config`` prints."""
+        return {name: ("****" if name in SECRETS and value and value != "not-needed" else value)
+                for name, value in self.model_dump().items()}
+
+
+def _one_line(e: ValidationError) -> str:
+    problems = []
+    for err in e.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {name!r}")
+        else:
+            problems.append(f"setting {name} ({ENV_PREFIX}{name.upper()}) = {err.get('input')!r}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def describe() -> list[dict[str, Any]]:
+    """One row per setting: name, variable, type, default, group, description."""
+    rows = []
+    for name, f in Settings.model_fields.items():
+        default = f.default
+        if name == "threads":
+            default = "number of CPUs"
+        elif name == "model_cache":
+            default = "~/.cache/assistant"
+        rows.append({"name": name, "env": ENV_PREFIX + name.upper(), "type": f.annotation.__name__
+                     if isinstance(f.annotation, type) else str(f.annotation), "default": default,
+                     "group": (f.json_schema_extra or {}).get("group", ""), "description": f.description or ""})
+    return rows
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "/").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown_table() -> str:
+    """The README's configuration table (generated: run `cog -r README.md` after changing a setting)."""
+    lines = ["| Variable | Default | Description |", "|---|---|---|"]
+    for group in GROUPS:
+        for row in (r for r in describe() if r["group"] == group):
+            default = f"`{row['default']}`" if row["default"] != "" else "(empty)"
+            lines.append(f"| `{row['env']}` | {default} | {_md(row['description'])} |")
+    return "\n".join(lines) + "\n"

@@ -32,3 +32,29 @@ def test_values_that_cannot_work_are_refused_naming_the_variable(monkeypatch, na
     monkeypatch.setenv("ASSISTANT_" + name.upper(), value)
     with pytest.raises(SettingsError, match="ASSISTANT_" + name.upper()):
         Settings.load()
+
+
+def test_config_prints_effective_values_with_secrets_masked(tmp_path):
+    import json
+
+    from test_server_mode import run_cli
+
+    proc = run_cli("config", "--json", env={"ASSISTANT_AUTH": "ann:hunter2", "ASSISTANT_TOP_K": "7",
+                                            "ASSISTANT_API_KEYS": "k1,k2"}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["top_k"] == 7 and shown["auth"] == "****" and shown["api_keys"] == "****"
+    assert "hunter2" not in proc.stdout
+
+
+def test_every_setting_is_described_and_in_the_readme_table():
+    from assistant.settings import ENV_PREFIX, GROUPS, describe, markdown_table
+
+    from conftest import ROOT
+
+    rows = describe()
+    assert {r["name"] for r in rows} == set(Settings.model_fields)
+    assert all(r["description"] and r["group"] in GROUPS for r in rows)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme  # regenerate with `make docs`
+    assert all(f"`{ENV_PREFIX}{r['name'].upper()}`" in readme for r in rows)
