@@ -201,7 +201,7 @@ class Answerer:
         if len(parts) == 1 and not verdict_yes:
             texts = texts[:1]
         # The verdict opens the first quoted sentence: "Yes." alone would be a sentence without a source.
-        texts[0] = ("Yes. " if verdict_yes else f"{phrases.NOT_STATED} ") + texts[0]
+        texts[0] = (f"{phrases.YES} " if verdict_yes else f"{phrases.NOT_STATED} ") + texts[0]
         for text in texts:
             yield from run.emit(self, text)
 
@@ -215,7 +215,7 @@ class Answerer:
         """One source sentence quoted and cited."""
         n = run.cite(s)
         quote = _plain_quotes(" ".join(s.text.split())).rstrip()
-        return f'{label(s.passage.chunk)} says: "{quote}" {phrases.cite(n)}.'
+        return f'{label(s.passage.chunk)} {phrases.SAYS} "{quote}" {phrases.cite(n)}.'
 
     # -- open questions: a drafted answer, each sentence grounded and judged -----------------
     def _open(self, run: "_Run") -> Iterator[Event]:
