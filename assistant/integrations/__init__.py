@@ -1,0 +1,1 @@
+"""Adapters that let other frameworks use the Assistant as one of their own parts."""
