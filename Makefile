@@ -50,4 +50,5 @@ clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*-*-*-*-* eval-out test-artifacts
 
 bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
