@@ -41,7 +41,7 @@ def cmd_ingest(args):
 
 def cmd_search(args):
     a = _assistant(args)
-    passages = a.search(_question(args.query), k=args.k)
+    passages = a.search(_question(args.query), k=args.k, docs=args.doc)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], indent=2, ensure_ascii=False))
         return
@@ -71,14 +71,20 @@ def cmd_ask(args):
     a = _assistant(args)
     question = _question(args.question)
     if args.json:
-        print(json.dumps(a.ask(question).to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(a.ask(question, docs=args.doc).to_dict(), indent=2, ensure_ascii=False))
         return
-    _stream_to_terminal(a, question, [])
+    _stream_to_terminal(a, question, [], docs=args.doc)
 
 
-def _stream_to_terminal(a, question, history):
+def _scope_line(scope: list[str]) -> str:
+    names = [os.path.basename(s) for s in scope[:3]]
+    more = f" and {len(scope) - 3} more" if len(scope) > 3 else ""
+    return f"  (within {len(scope)} document{'s' if len(scope) != 1 else ''}: {', '.join(names)}{more})"
+
+
+def _stream_to_terminal(a, question, history, docs=None):
     answer = None
-    for event in a.stream_chat(question, history) if history is not None else a.stream(question):
+    for event in a.stream_chat(question, history, docs=docs) if history is not None else a.stream(question, docs=docs):
         if event.kind == "text":
             print(event.data, end="", flush=True)
         elif event.kind == "answer":
@@ -88,6 +94,8 @@ def _stream_to_terminal(a, question, history):
         if answer.standalone_question and answer.standalone_question != question:
             print(f"  (understood as: {answer.standalone_question})")
         _print_citations(answer)
+        if answer.scope:
+            print(_scope_line(answer.scope))
         t = answer.timings
         first = t.get("first_token_s")
         print(f"  ({t.get('total_s')}s" + (f"; first token {first}s" if first is not None else "") + ")", file=sys.stderr)
@@ -95,6 +103,8 @@ def _stream_to_terminal(a, question, history):
 
 def cmd_chat(args):
     a = _assistant(args)
+    if args.doc:
+        print(_scope_line(a.scope(args.doc)).strip())  # a wrong --doc fails here, before the first question
     history: list[tuple[str, str]] = []
     print("Ask about your documents. Empty line or Ctrl-D to quit; /new starts a new conversation.")
     while True:
@@ -110,7 +120,7 @@ def cmd_chat(args):
             print("(new conversation)")
             continue
         try:
-            _stream_to_terminal(a, question, history)
+            _stream_to_terminal(a, question, history, docs=args.doc)
         except AssistantError as e:
             print(f"error: {e}", file=sys.stderr)
 
@@ -173,6 +183,11 @@ def cmd_eval(args):
     eval_main(args)
 
 
+def _doc_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--doc", action="append", metavar="PATH",
+                   help="only this indexed file, or the documents under this folder (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant", description="Cited answers from your documents, offline.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -188,14 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query")
     s.add_argument("--k", type=int, default=None, help="number of passages (default: top_k setting)")
     s.add_argument("--json", action="store_true")
+    _doc_option(s)
     s.set_defaults(fn=cmd_search)
 
     s = sub.add_parser("ask", help="answer one question with citations")
     s.add_argument("question")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    _doc_option(s)
     s.set_defaults(fn=cmd_ask)
 
     s = sub.add_parser("chat", help="interactive chat in the terminal")
+    _doc_option(s)
     s.set_defaults(fn=cmd_chat)
 
     s = sub.add_parser("show", help="print the text that citations of SOURCE index into")

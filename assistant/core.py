@@ -4,6 +4,12 @@ It wires the pipeline files -> chunks -> index -> retrieval -> answer and owns t
 resources (embedding model, LLM, Chroma client), each created on first use so that cheap
 commands stay cheap. It holds no conversation state: ``chat`` takes the history as an
 argument, so one Assistant can serve many users at once.
+
+Every question method takes ``docs``: files and folders to ask within (``scope``). It is
+resolved per call against the index (a folder means every indexed document under it), and the
+answer pipeline gets a scoped view of the retriever, so retrieval, evidence and citations all
+stay inside it; ``Answer.scope`` reports the sources used. A scope that matches nothing is an
+``InputError`` rather than a refusal: it is a typo or a removed document, not a missing answer.
 """
 from __future__ import annotations
 
@@ -121,44 +127,65 @@ class Assistant:
         return text_of(source)
 
     # -- questions -------------------------------------------------------------------------
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def scope(self, docs: str | os.PathLike | list | None) -> list[str]:
+        """The indexed sources that files and folders stand for ([] for None or []: the whole index).
+
+        Raises ``InputError`` naming any path that matches no indexed document.
+        """
+        if docs is None:
+            return []
+        if isinstance(docs, (str, os.PathLike)):  # one path, not its characters
+            docs = [docs]
+        paths = [d for d in docs if str(d).strip()]
+        return self.retriever.resolve(paths) if paths else []
+
+    def _scoped(self, scope: list[str]):
+        return self.retriever.scoped(scope) if scope else self.retriever
+
+    def search(self, query: str, k: int | None = None, docs=None) -> list[Passage]:
+        """Passages for a query; ``docs``: files or folders to search within (see ``scope``)."""
         query = clean_input(query)
         if not query:
             raise InputError("the query is empty: type words to look for in your documents")
         if k is not None and k < 1:
             raise InputError(f"the number of passages must be at least 1 (got {k})")
-        return self.retriever.search(query, k)
+        return self._scoped(self.scope(docs)).search(query, k)
 
-    def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
-        """Yield Events: 'passages' first, then verified 'text' pieces, then the final 'answer'."""
+    def stream(self, question: str, history: list[tuple[str, str]] | None = None, docs=None) -> Iterator[Event]:
+        """Yield Events: 'passages' first, then verified 'text' pieces, then the final 'answer'.
+
+        ``docs``: files or folders to answer from (see ``scope``); the answer's ``scope`` lists them.
+        """
         question = clean_input(question)
         if not question:
             raise InputError("the question is empty: type a question about your documents")
         if len(question) > MAX_QUESTION_CHARS:  # the prompt must fit the LLM's context; cutting would change the question
             raise InputError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}: "
                              "ask a shorter question, or add the text as a document and ask about it")
+        scope = self.scope(docs)  # before the LLM: a wrong path fails fast
         standalone = standalone_question(self.llm, history or [], question) if history else None
-        answerer = Answerer(self.retriever, lambda: self.llm, self.settings)
+        answerer = Answerer(self._scoped(scope), lambda: self.llm, self.settings)
         for event in answerer.stream(question, retrieval_query=standalone):
             if event.kind == "answer":
                 event.data.standalone_question = standalone
+                event.data.scope = scope
             yield event
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
-        """Answer one question; with history, a follow-up in a conversation."""
-        for event in self.stream(question, history):
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None, docs=None) -> Answer:
+        """Answer one question; with history, a follow-up in a conversation; ``docs``: within those."""
+        for event in self.stream(question, history, docs=docs):
             if event.kind == "answer":
                 return event.data
         raise RuntimeError("the answer stream ended without an answer")
 
-    def chat(self, question: str, history: list[tuple[str, str]]) -> Answer:
+    def chat(self, question: str, history: list[tuple[str, str]], docs=None) -> Answer:
         """Answer a conversational turn and append it to history (a list of (question, answer))."""
-        answer = self.ask(question, history)
+        answer = self.ask(question, history, docs=docs)
         history.append((question, answer.answer))
         return answer
 
-    def stream_chat(self, question: str, history: list[tuple[str, str]]) -> Iterator[Event]:
-        for event in self.stream(question, history):
+    def stream_chat(self, question: str, history: list[tuple[str, str]], docs=None) -> Iterator[Event]:
+        for event in self.stream(question, history, docs=docs):
             if event.kind == "answer":
                 history.append((question, event.data.answer))
             yield event

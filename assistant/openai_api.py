@@ -43,6 +43,9 @@ Design and trade-offs:
   checked against ``ASSISTANT_API_KEYS`` (comma-separated) with ``hmac.compare_digest``. With
   no keys set the API is open, like the page without ``ASSISTANT_AUTH``: fine on 127.0.0.1
   (the default bind), to be set before listening beyond loopback.
+* **Scope.** An optional top-level ``"docs": ["path", ...]`` (files or folders, as the CLI's
+  ``--doc``) answers from those documents only; not OpenAI's schema, but clients can send extra
+  body fields (``extra_body`` in the ``openai`` client). A path the index does not hold is a 400.
 * **Usage is an estimate** (about 4 characters a token), because the pipeline makes several
   LLM calls per answer (rewrite, draft, judge) and their counts are not exposed; the fields are
   valid integers so clients that sum them keep working.
@@ -215,11 +218,11 @@ def router(assistant) -> APIRouter:
     async def get_model(model_id: str, request: Request):
         return denied(request) or JSONResponse(model(model_id))
 
-    def start(question: str, history: list[tuple[str, str]]) -> tuple[Iterator, Any]:
+    def start(question: str, history: list[tuple[str, str]], docs: list[str] | None = None) -> tuple[Iterator, Any]:
         """Open the event stream and take its first event, so request errors get a status code."""
         if assistant.store.count() == 0:
             raise IndexNotReady("the index is empty: run `assistant ingest PATH` or add documents in the web app")
-        events = assistant.stream(question, history)
+        events = assistant.stream(question, history, docs=docs)
         return events, next(events, _done)
 
     @api.post("/chat/completions")
@@ -241,10 +244,13 @@ def router(assistant) -> APIRouter:
             question, history = conversation(body.get("messages"))
         except InputError as e:
             return error_response(400, str(e))
+        docs = body.get("docs")
+        if docs is not None and not (isinstance(docs, list) and all(isinstance(d, str) for d in docs)):
+            return error_response(400, '"docs" must be a list of file or folder paths', code="invalid_docs")
         name = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL_ID
         cid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         try:
-            events, first = await in_thread(start, question, history)
+            events, first = await in_thread(start, question, history, docs or None)
         except Exception as e:
             return _failure(e, question)
         if body.get("stream"):

@@ -34,16 +34,30 @@ version stamp changes (another process ingested). That costs O(corpus) memory an
 change: see benchmarks/ for where it stops scaling. Its vocabulary also answers
 ``unknown_names``: the capitalized names of a question that no document contains, which
 ``answer.py`` refuses on without calling the model.
+
+**Scope** (``docs=``, "ask within these documents"): the retriever behaves as if the index held
+only those sources. The dense leg asks Chroma for the k nearest chunks *within* them (a
+``where`` filter applied before the neighbour search, ``Store.nearest_within``), not the top k
+of the whole index filtered afterwards, which would come back empty for a small document in a
+large index. The lexical leg picks candidates only among the scope's chunks; BM25's IDF stays
+the whole index's (one sparse product over all chunks, then a mask), so a scoped chunk scores
+what it scores unscoped and the evidence thresholds in ``answer.py`` keep their meaning.
+Outlet/date filters of the plan are intersected with the scope, and ``unknown_names`` /
+``sources_named`` answer within it too. ``ScopedRetriever`` is that view with the Retriever's
+own method names, so the answer pipeline runs unchanged on it.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .embed import Embedder
+from .errors import InputError
 from .schema import Chunk, Passage
 from .settings import Settings
 from .store import Store
@@ -233,6 +247,8 @@ class Retriever:
         self._outlets: dict[str, set[int]] = {}  # alias -> documents
         self._outlet_rx: re.Pattern | None = None
         self._dates: dict[str, set[int]] = {}  # ISO date -> documents
+        self._sources: list[str] = []  # document number -> source
+        self._doc_num: dict[str, int] = {}  # source -> document number
 
     def _lexical_index(self):
         """The BM25 index and its chunks, rebuilt if the store changed since last time."""
@@ -274,6 +290,7 @@ class Retriever:
         bounds = np.searchsorted(doc_of[order], np.arange(len(doc_num) + 1))
         self._doc_chunks = [order[bounds[j]:bounds[j + 1]] for j in range(len(doc_num))]
         self._outlets, self._dates = outlets, dates
+        self._doc_num, self._sources = doc_num, list(doc_num)
         names = sorted(outlets, key=len, reverse=True)
         self._outlet_rx = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, names)) + r")(?![\w])") if names else None
 
@@ -292,25 +309,36 @@ class Retriever:
                 found.append((iso, docs))
         return found
 
-    def sources_named(self, text: str) -> set[str] | None:
-        """The files of the outlets and dates a text names (outlet AND date when both), or None."""
-        _, chunks, _ = self._lexical_index()
-        docs = self._narrow(self.named(text))
-        if docs is None:
-            return None
-        return {chunks[int(self._doc_chunks[d][0])].source for d in docs if len(self._doc_chunks[d])}
+    def sources_named(self, text: str, docs: Iterable[str] | None = None) -> set[str] | None:
+        """The files of the outlets and dates a text names (outlet AND date when both), or None.
 
-    def unknown_names(self, text: str) -> list[str]:
+        Within a scope (``docs``), only the scope's files count: a name that matches none of them
+        names nothing here (None), so callers fall back to their scoped passages.
+        """
+        _, chunks, _ = self._lexical_index()
+        named = self._narrow(self.named(text))
+        scope = self._scope(docs)
+        if named is not None and scope is not None:
+            named = (named & scope) or None
+        if named is None:
+            return None
+        return {chunks[int(self._doc_chunks[d][0])].source for d in named if len(self._doc_chunks[d])}
+
+    def unknown_names(self, text: str, docs: Iterable[str] | None = None) -> list[str]:
         """Names the text uses that no document mentions ("a BBC article", "Disha Kasat").
 
         A question that leans on a name the corpus never contains cannot be answered from it,
         however close the nearest passages look; saying which name is missing is also the most
         useful refusal (a typo shows). A name of several words must occur within one chunk.
-        Lower-case questions name nothing here, so the check never fires on them.
+        Lower-case questions name nothing here, so the check never fires on them. Within a
+        scope (``docs``) the name must occur in one of the scope's chunks: asking the chosen
+        documents about a name only others contain is refused the same way.
         """
         bm25, chunks, _ = self._lexical_index()
         if bm25 is None:
             return []
+        scope = self._scope(docs)
+        allowed = self._positions(scope) if scope is not None else None
         vocab = bm25.vocab_dict
         missing = []
         for name in capitalized_names(text):
@@ -320,13 +348,51 @@ class Retriever:
                 continue
             if any(t not in vocab for t in terms):
                 missing.append(name)
-            elif len(terms) > 1:
+            elif len(terms) > 1 or allowed is not None:
                 scores = bm25.get_scores(terms)
-                top = np.argsort(-scores)[:5]
+                top = np.argsort(-scores)[:5] if allowed is None else allowed[np.argsort(-scores[allowed])[:5]]
                 if not any(set(terms) <= set(lexical_terms(chunks[i].context + "\n" + chunks[i].text))
                            for i in top if scores[i] > 0):
                     missing.append(name)
         return missing
+
+    # -- scope -----------------------------------------------------------------------------
+    def resolve(self, paths: Iterable[str]) -> list[str]:
+        """The indexed sources the given files and folders stand for, sorted.
+
+        A folder stands for every indexed document under it (absolute path prefix plus a
+        separator, as ingest's ``_under``: ``/a/news`` does not include ``/a/newsletter.txt``).
+        A path matching no indexed document is an error naming it: a typo must not quietly
+        widen or empty the scope.
+        """
+        self._lexical_index()
+        sources, unknown = set(), []
+        for p in paths:
+            root = os.path.abspath(os.fspath(p))
+            prefix = root.rstrip(os.sep) + os.sep
+            hit = {s for s in self._sources if s == root or s.startswith(prefix)}
+            if not hit:
+                unknown.append(p)
+            sources |= hit
+        if unknown:
+            shown = ", ".join(str(p) for p in unknown)
+            raise InputError(f"no indexed document at {shown} (`assistant documents` lists what is indexed)")
+        return sorted(sources)
+
+    def scoped(self, sources: Iterable[str]) -> "ScopedRetriever":
+        return ScopedRetriever(self, sources)
+
+    def _scope(self, docs: Iterable[str] | None) -> set[int] | None:
+        """Document numbers of the sources (None: no scope, or one covering the whole index)."""
+        if docs is None:
+            return None
+        scope = {self._doc_num[s] for s in docs if s in self._doc_num}
+        return None if len(scope) == len(self._sources) else scope
+
+    def _positions(self, docs: set[int]) -> np.ndarray:
+        """Chunk positions of the documents, document by document."""
+        return (np.concatenate([self._doc_chunks[d] for d in sorted(docs)]) if docs
+                else np.zeros(0, dtype=np.int64))
 
     @staticmethod
     def _narrow(named: list[tuple[str, set[int]]]) -> set[int] | None:
@@ -393,10 +459,14 @@ class Retriever:
         return out
 
     # -- search ----------------------------------------------------------------------------
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, docs: Iterable[str] | None = None) -> list[Passage]:
+        """The k best passages for the query; with ``docs`` (sources), only passages of those."""
         k = k or self.settings.top_k
         bm25, chunks, pos = self._lexical_index()
         if not chunks:
+            return []
+        scope = self._scope(docs)
+        if scope is not None and not scope:
             return []
         plan = self.plan(query)
         texts = list(dict.fromkeys(r.query for r in plan.rankings))
@@ -405,24 +475,26 @@ class Retriever:
 
         # Candidates: dense neighbours of every query text, and BM25's best (within each filter).
         n_dense = CANDIDATES * (2 if len(plan.rankings) > 1 else 1)
-        dense_hits = self._dense(qvecs, n_dense)
+        dense_hits = self._dense(qvecs, n_dense, scope)
         lex = {t: _bm25_scores(bm25, t, len(chunks)) for t in texts}
         cand_per_ranking: list[list[int]] = []
         all_cands: dict[int, None] = {}
         for r in plan.rankings:
             scores = lex[r.query]
-            if r.docs is not None:
-                allowed = np.concatenate([self._doc_chunks[d] for d in r.docs]) if r.docs else np.zeros(0, dtype=np.int64)
+            # The documents this ranking may draw from: its outlet/date filter, within the scope.
+            within = r.docs if scope is None else (scope if r.docs is None else r.docs & scope)
+            if within is not None:
+                allowed = self._positions(within)
                 sub = scores[allowed]
                 top = allowed[np.argsort(-sub)[:CANDIDATES]]
             else:
                 top = np.argsort(-scores)[:CANDIDATES]
             cands = [int(i) for i in top if scores[i] > 0]
             for i in dense_hits[qidx[r.query]]:
-                if r.docs is None or int(self._doc_of[i]) in r.docs:
+                if within is None or int(self._doc_of[i]) in within:
                     cands.append(i)
             cands = list(dict.fromkeys(cands))
-            if r.docs is not None and not cands:  # nothing lexical: the filter's first chunks
+            if within is not None and not cands:  # nothing lexical: the filter's first chunks
                 cands = [int(i) for i in allowed[:CANDIDATES]]
             cand_per_ranking.append(cands)
             all_cands.update(dict.fromkeys(cands))
@@ -497,8 +569,12 @@ class Retriever:
                 break
         return out
 
-    def _dense(self, qvecs: np.ndarray, n: int) -> list[list[int]]:
-        """Chunk positions of the n nearest chunks of each query vector."""
+    def _dense(self, qvecs: np.ndarray, n: int, scope: set[int] | None = None) -> list[list[int]]:
+        """Chunk positions of the n nearest chunks of each query vector (within the scope's documents)."""
+        if scope is not None:
+            n = min(n, sum(len(self._doc_chunks[d]) for d in scope))
+            ids = self.store.nearest_within(qvecs.tolist(), n, [self._sources[d] for d in sorted(scope)])
+            return [[self._pos[i] for i in got if i in self._pos] for got in ids]
         n = min(n, self.store.count())
         if n <= 0:
             return [[] for _ in qvecs]
@@ -514,3 +590,31 @@ class Retriever:
         vec = {i: e for i, e in zip(got["ids"], got["embeddings"])}
         zero = np.zeros(dim, dtype=np.float32)
         return np.asarray([vec[i] if i in vec else zero for i in ids], dtype=np.float32).reshape(len(ids), dim)
+
+
+class ScopedRetriever:
+    """The retriever limited to some documents, with the Retriever's own method names.
+
+    The answer pipeline (``answer.py``) only calls ``search``, ``unknown_names``,
+    ``sources_named``, ``clauses`` and ``embedder``; handing it this view scopes every lookup
+    at once, so nothing downstream can reach past the scope and no signature there changes.
+    It delegates nothing else on purpose: a new lookup added to the pipeline fails loudly here
+    instead of silently searching the whole index.
+    """
+
+    def __init__(self, retriever: Retriever, sources: Iterable[str]):
+        self.retriever = retriever
+        self.sources = sorted(set(sources))
+        self.embedder, self.settings = retriever.embedder, retriever.settings
+
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        return self.retriever.search(query, k, docs=self.sources)
+
+    def unknown_names(self, text: str) -> list[str]:
+        return self.retriever.unknown_names(text, docs=self.sources)
+
+    def sources_named(self, text: str) -> set[str] | None:
+        return self.retriever.sources_named(text, docs=self.sources)
+
+    def clauses(self, query: str) -> list[str]:
+        return self.retriever.clauses(query)  # text analysis only: the same in any scope

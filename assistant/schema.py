@@ -72,6 +72,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # what retrieval found (closest passages on refusal)
     standalone_question: str | None = None  # the rewritten question, for a chat follow-up
+    scope: list[str] = field(default_factory=list)  # the sources asked within (empty: the whole index)
     removed_claims: list[str] = field(default_factory=list)  # draft sentences that failed verification
     timings: dict = field(default_factory=dict)  # retrieve_s, first_token_s, total_s
     context: list[tuple[str, int, int, str]] = field(default_factory=list)  # (source, start, end, text) the LLM read
@@ -86,6 +87,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "timings": self.timings,
             "standalone_question": self.standalone_question,
+            "scope": self.scope,
             "removed_claims": self.removed_claims,
             "checks": self.checks,
         }

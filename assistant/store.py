@@ -26,6 +26,7 @@ from .settings import Settings
 # Version stamps this process wrote, or found when it opened a folder: a stamp outside this set
 # was written by another process since (see Store.reopen).
 _KNOWN_STAMPS: set[str] = set()
+IN_BATCH = 1000  # sources per ``$in`` filter (see Store.nearest_within)
 
 
 
@@ -179,6 +180,32 @@ class Store:
             raise StoreError(f"cannot query the index at {self.where}: {_short(e)}") from e
         return [(_chunk_from(i, d, m), 1.0 - float(dist))
                 for i, d, m, dist in zip(r["ids"][0], r["documents"][0], r["metadatas"][0], r["distances"][0])]
+
+    def nearest_within(self, embeddings: list[list[float]], n: int, sources: list[str]) -> list[list[str]]:
+        """Ids of the n nearest chunks of each embedding among the chunks of ``sources``.
+
+        Chroma applies the ``where`` filter before the nearest-neighbour search, so this is the n
+        best *within* the sources, not the index's top n filtered afterwards (which would come
+        back empty for a small document in a large index). Embedded Chroma binds each ``$in``
+        value as an SQL variable and fails past SQLite's limit ("too many SQL variables", ~32k),
+        so a long list is queried in batches of ``IN_BATCH`` and the hits merged by distance:
+        the same result, one query per batch.
+        """
+        if n <= 0 or not sources:
+            return [[] for _ in embeddings]
+        hits: list[list[tuple[float, str]]] = [[] for _ in embeddings]
+        for b in range(0, len(sources), IN_BATCH):
+            batch = sources[b:b + IN_BATCH]
+            where = {"source": batch[0]} if len(batch) == 1 else {"source": {"$in": batch}}
+            try:
+                r = self.collection.query(query_embeddings=embeddings, n_results=n, where=where, include=["distances"])
+            except StoreError:
+                raise
+            except Exception as e:
+                raise StoreError(f"cannot query the index at {self.where}: {_short(e)}") from e
+            for q, (ids, dists) in enumerate(zip(r["ids"], r["distances"])):
+                hits[q].extend(zip(map(float, dists), ids))
+        return [[i for _, i in sorted(h)[:n]] for h in hits]
 
     def _pages(self, include: list[str], page: int = 5000):
         offset = 0

@@ -28,6 +28,11 @@ Design and trade-offs:
 * **Escaping.** All document text, titles, file names and model output that reach HTML go
   through ``esc`` (HTML entities, plus ``$ { } `` ` `` so that no template engine sees them);
   chat text is also Markdown-escaped so a document cannot inject links or formatting.
+* **Scope.** A searchable multi-select in the Chat tab ("Ask within") lists the indexed
+  documents (label: title, value: source); empty means all of them. Its choices follow the
+  Documents table (every ``refresh_docs`` updates the table, and the table's change refreshes
+  them), so an upload or removal shows up at once; a selection that was removed meanwhile is
+  dropped. ``/ask`` and ``/search`` take an optional ``docs`` list of files or folders too.
 * **Uploads** are saved under ``settings.uploads`` with a sanitized *base name only*
   (``safe_filename``): ``../../etc/passwd`` becomes ``passwd`` inside the upload folder.
   Unsupported types are refused before saving; files ingest skips are deleted again and
@@ -63,6 +68,7 @@ import shutil
 import sys
 import threading
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -427,7 +433,7 @@ def build_app(assistant) -> gr.Blocks:
     settings = assistant.settings
 
     # ---- chat ---------------------------------------------------------------------------
-    def respond(question: str, session: dict):
+    def respond(question: str, docs: list[str] | None, session: dict):
         question = " ".join((question or "").split())
         if not question:
             gr.Warning("Type a question about your documents first.")
@@ -444,7 +450,7 @@ def build_app(assistant) -> gr.Blocks:
 
         text = ""
         try:
-            for event in assistant.stream(question, history=list(session["history"])):
+            for event in assistant.stream(question, history=list(session["history"]), docs=docs or None):
                 if event.kind == "passages":
                     record["passages"] = [_passage_dict(p) for p in event.data]
                     messages[-1]["content"] = "_Reading the passages and writing an answer…_"
@@ -473,6 +479,8 @@ def build_app(assistant) -> gr.Blocks:
                         if answer.standalone_question and answer.standalone_question.lower() != question.lower():
                             content += f'\n\n<span class="understood">Understood as: {md_escape(answer.standalone_question)}</span>'
                         panel = passages_html(record["passages"], turn, "Retrieved passages")
+                    if answer.scope:
+                        content += scope_note(answer.scope)
                     messages[-1]["content"] = content
                     session["history"].append((question, answer.answer))
                     yield gr.skip(), list(messages), panel, session
@@ -520,6 +528,23 @@ def build_app(assistant) -> gr.Blocks:
         choices = [(f'{d["title"]} — {Path(d["source"]).name}', d["source"]) for d in docs]
         return rows, choices
 
+    def scope_note(scope: list[str]) -> str:
+        """Which documents an answer came from (file names: titles would cost a read of the index)."""
+        names = ", ".join(Path(s).name for s in scope[:3]) + (f" and {len(scope) - 3} more" if len(scope) > 3 else "")
+        return f'\n\n<span class="understood">Within: {md_escape(names)}</span>'
+
+    def refresh_scope(selected=None):
+        """The "Ask within" choices: every indexed document by title (file name added to tell twins apart)."""
+        try:
+            docs = assistant.documents()
+        except StoreError:
+            return gr.skip()  # refresh_docs already warned
+        titles = [d["title"] or Path(d["source"]).name for d in docs]
+        twins = Counter(titles)
+        options = [(t if twins[t] == 1 else f'{t} — {Path(d["source"]).name}', d["source"]) for t, d in zip(titles, docs)]
+        values = {d["source"] for d in docs}
+        return gr.update(choices=options, value=[v for v in (selected or []) if v in values])
+
     def refresh_docs(selected=None):
         rows, choices = doc_rows()
         values = {c[1] for c in choices}
@@ -564,24 +589,25 @@ def build_app(assistant) -> gr.Blocks:
         return gr.update(value=row[3]) if row and len(row) > 3 else gr.skip()
 
     # ---- API ----------------------------------------------------------------------------
-    def ask(question: str) -> dict:
+    def ask(question: str, docs: list[str] | None = None) -> dict:
         """Answer a question about the indexed documents, with citations.
 
-        Returns the `assistant ask --json` shape: {question, answer, refused, citations
-        [{n, source, title, date, start, end, quote, score}], timings, ...}.
+        ``docs``: files or folders to answer from (default: all documents). Returns the
+        `assistant ask --json` shape: {question, answer, refused, citations
+        [{n, source, title, date, start, end, quote, score}], timings, scope, ...}.
         """
         try:
-            return assistant.ask(question).to_dict()
+            return assistant.ask(question, docs=docs or None).to_dict()
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
-    def search(query: str, k: int = 10) -> list[dict]:
-        """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores."""
+    def search(query: str, k: int = 10, docs: list[str] | None = None) -> list[dict]:
+        """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores; ``docs``: within those."""
         query = " ".join((query or "").split())
         if not query:
             raise gr.Error("the query is empty", print_exception=False)
         try:
-            return [p.to_dict() for p in assistant.search(query, int(k))]
+            return [p.to_dict() for p in assistant.search(query, int(k), docs=docs or None)]
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
@@ -606,6 +632,8 @@ def build_app(assistant) -> gr.Blocks:
                                                   autofocus=True)
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask-btn")
                         new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                        scope = gr.Dropdown(label="Ask within", info="Empty: all documents. Type to search.",
+                                            choices=[], value=[], multiselect=True, filterable=True, elem_id="scope")
                     with gr.Column(scale=2, min_width=300, elem_id="side-col"):
                         evidence = gr.HTML(EVIDENCE_HINT, elem_id="evidence", js_on_load=None)
                         passages = gr.HTML(PASSAGES_HINT, elem_id="passages", js_on_load=None)
@@ -627,7 +655,7 @@ def build_app(assistant) -> gr.Blocks:
                         remove_status = gr.Markdown()
 
         answer_limits = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
-        chat_io = dict(fn=respond, inputs=[question, session], outputs=[question, chatbot, passages, session],
+        chat_io = dict(fn=respond, inputs=[question, scope, session], outputs=[question, chatbot, passages, session],
                        api_visibility="private", **answer_limits)
         # One listener for both triggers: trigger_mode="once" then ignores a second question while
         # this browser's answer is still being written (it would interleave with the first).
@@ -649,6 +677,7 @@ def build_app(assistant) -> gr.Blocks:
         docs_tab.select(refresh_docs, inputs=[chosen], outputs=[table, chosen, doc_summary], api_visibility="private",
                         concurrency_limit=None)
         app.load(refresh_docs, outputs=[table, chosen, doc_summary], api_visibility="private", concurrency_limit=None)
+        table.change(refresh_scope, inputs=[scope], outputs=[scope], api_visibility="private", concurrency_limit=None)
 
         gr.api(ask, api_name="ask", **answer_limits)
         gr.api(search, api_name="search", concurrency_limit=None)

@@ -47,17 +47,18 @@ class ScriptedLLM:
 
 @pytest.fixture
 def answer_with(settings, shared_embedder, tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "gazette.txt").write_text(GAZETTE, encoding="utf-8")
-    (docs / "courier.txt").write_text(COURIER, encoding="utf-8")
+    docs_dir = tmp_path / "docs"
+    docs_dir.mkdir()
+    (docs_dir / "gazette.txt").write_text(GAZETTE, encoding="utf-8")
+    (docs_dir / "courier.txt").write_text(COURIER, encoding="utf-8")
     store = Store(settings)
-    ingest([str(docs)], store, shared_embedder, settings, progress=False)
+    ingest([str(docs_dir)], store, shared_embedder, settings, progress=False)
     retriever = Retriever(store, shared_embedder, settings)
 
-    def run(draft, question, judge=lambda prompt: 0.9):
+    def run(draft, question, judge=lambda prompt: 0.9, docs=None):
         llm = ScriptedLLM(draft, judge)
-        events = list(Answerer(retriever, lambda: llm, settings).stream(question))
+        scoped = retriever.scoped([str(docs_dir / d) for d in docs]) if docs else retriever
+        events = list(Answerer(scoped, lambda: llm, settings).stream(question))
         return events, llm
 
     return run
@@ -201,3 +202,48 @@ def test_yes_no_detection_and_stream_splitting():
     assert not is_yes_no("Which council, reported by the Gazette, has voted again?")
     done, rest = split_sentences("No, it has not been approved. [1] The options rem", final=False)
     assert done == ["No, it has not been approved. [1]"] and rest == "The options rem"
+
+
+# --------------------------------------------------------------------------- scope (docs=)
+
+def test_a_scoped_answer_reads_and_cites_only_the_chosen_document(answer_with):
+    q = "What will happen with the Elm Street bridge?"
+    draft = "The council postponed its vote on the bridge until April [1]. The bridge can stay open to cars [2]."
+    events, llm = answer_with(draft, q, docs=["courier.txt"])
+    a = _answer(events)
+    assert not a.refused and a.citations
+    assert {c.source.rsplit("/", 1)[1] for c in a.citations} == {"courier.txt"}
+    assert {src.rsplit("/", 1)[1] for src, *_ in a.context} == {"courier.txt"}  # what the model read, too
+    assert all(p.chunk.source.endswith("courier.txt") for p in events[0].data)
+    _exact(a)
+
+
+def test_a_scoped_yes_no_question_naming_an_outlet_outside_the_scope_is_refused(answer_with):
+    q = "Does the Valley Gazette report that the council postponed the bridge vote?"
+    events, llm = answer_with("unused", q, docs=["courier.txt"])
+    a = _answer(events)
+    assert a.refused and not llm.judged and phrases.not_mentioned(["Valley Gazette"]) in a.answer
+
+
+def test_assistant_ask_with_docs_reports_its_scope(settings, shared_embedder, tmp_path):
+    from assistant import Assistant
+    from assistant.errors import InputError
+
+    docs_dir = tmp_path / "docs"
+    (docs_dir / "more").mkdir(parents=True)
+    (docs_dir / "gazette.txt").write_text(GAZETTE, encoding="utf-8")
+    (docs_dir / "more" / "courier.txt").write_text(COURIER, encoding="utf-8")
+    a = Assistant(settings)
+    a.embedder = shared_embedder
+    a.ingest(str(docs_dir), progress=False)
+    a._llm = llm = ScriptedLLM("The state transport office will pay half of the repair bill [1].")
+    answer = a.ask("Who will pay half of the repair bill?", docs=[str(docs_dir / "more")])
+    courier = str(docs_dir / "more" / "courier.txt")
+    assert answer.scope == [courier] and answer.to_dict()["scope"] == [courier]
+    assert answer.citations and {c.source for c in answer.citations} == {courier}
+    assert a.ask("Who will pay half of the repair bill?").scope == []  # the whole index
+    assert {p.chunk.source for p in a.search("bridge vote in April", 3, docs=courier)} == {courier}
+    calls = len(llm.calls)
+    with pytest.raises(InputError, match="nowhere.txt"):
+        a.ask("Who will pay?", docs=[str(docs_dir / "nowhere.txt")])
+    assert len(llm.calls) == calls  # a wrong scope fails before the model is asked

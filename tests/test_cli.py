@@ -75,3 +75,58 @@ def test_chat_understands_a_follow_up(seeded):
     assert understood, r.stdout
     assert "trump" in understood[0].lower() and ("strike" in understood[0].lower() or "plan" in understood[0].lower())
     assert "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- --doc (scope)
+HARBOR = """Title: Kestrel harbor dredging
+Source: Port Notes
+
+The Kestrel harbor channel was dredged to a depth of 14 meters in June. The work cost the port 6 million euros.
+"""
+
+
+@pytest.fixture(scope="module")
+def two_docs(tmp_path_factory):
+    """An index of the seed article plus one small document written here, in its own folder."""
+    root = tmp_path_factory.mktemp("cli-scope")
+    (root / "port").mkdir()
+    (root / "port" / "harbor.txt").write_text(HARBOR, encoding="utf-8")
+    index = root / "index"
+    r = run(["ingest", str(SEEDS), str(root / "port")], index)
+    assert r.returncode == 0 and "2 added" in r.stdout, r.stderr
+    return index, root / "port" / "harbor.txt"
+
+
+def test_doc_limits_search_and_ask_json_shows_the_scope(two_docs):
+    index, harbor = two_docs
+    r = run(["search", "drone strikes in Venezuela", "--doc", str(harbor.parent), "--json"], index)
+    assert r.returncode == 0, r.stderr
+    assert {h["source"] for h in json.loads(r.stdout)} == {str(harbor)}
+    # refused before any LLM is loaded (no passage shares enough with it), so this stays fast
+    r = run(["ask", "What did Nepal's mountaineers climb?", "--doc", str(harbor), "--doc", str(SEEDS), "--json"], index)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["refused"] and out["scope"] == sorted([str(harbor), str(next(SEEDS.iterdir()))])
+
+
+def test_doc_that_matches_nothing_is_one_line_error(two_docs):
+    index, harbor = two_docs
+    for cmd in (["ask", "Anything?"], ["search", "anything"]):
+        r = run([*cmd, "--doc", "nowhere.txt"], index)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "nowhere.txt" in r.stderr and "assistant documents" in r.stderr
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index))
+    r = subprocess.run([sys.executable, "-m", "assistant", "chat", "--doc", str(harbor)], input="\n", env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "within 1 document: harbor.txt" in r.stdout, r.stderr
+
+
+@pytest.mark.llm
+def test_ask_with_doc_cites_only_that_file(two_docs):
+    index, _ = two_docs
+    seed = str(next(SEEDS.iterdir()))
+    r = run(["ask", SEED_QUESTION, "--doc", seed, "--json"], index)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert not out["refused"] and out["citations"] and out["scope"] == [seed]
+    assert all(c["source"] == seed for c in out["citations"])

@@ -53,3 +53,12 @@ def test_follow_up_in_a_conversation(seed_assistant):
 def test_empty_question_is_an_error(seed_assistant):
     with pytest.raises(ValueError, match="empty"):
         seed_assistant.ask("   ")
+
+
+def test_seed_question_within_the_seed_file_cites_only_it(seed_assistant):
+    from conftest import SEED_FILE
+
+    a = seed_assistant.ask(SEED_QUESTION, docs=[str(SEED_FILE)])
+    assert not a.refused, a.answer
+    assert a.scope == [str(SEED_FILE)] and a.citations
+    assert all(c.source == str(SEED_FILE) and exact(c) for c in a.citations)

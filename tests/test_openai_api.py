@@ -202,8 +202,9 @@ class ScriptedAssistant:
     def count(self):
         return self.chunks
 
-    def stream(self, question, history=None):
+    def stream(self, question, history=None, docs=None):
         self.calls.append((question, history))
+        self.docs = docs
         yield from self.script(question, history)
 
 
@@ -305,6 +306,19 @@ def test_bad_requests_are_400_in_openai_shape(scripted):
         assert r.status_code == 400, body
         assert set(r.json()["error"]) >= {"message", "type"} and r.json()["error"]["type"] == "invalid_request_error"
     assert a.calls == []
+
+
+def test_docs_in_the_body_scope_the_answer(scripted):
+    server, a = scripted
+    client = server.client("first-key")
+    client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "Authorized?"}],
+                                   extra_body={"docs": ["seeds/"]})
+    assert a.docs == ["seeds/"]
+    client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "Authorized?"}])
+    assert a.docs is None
+    r = httpx.post(server.base + "/chat/completions", headers={"Authorization": "Bearer first-key"},
+                   json={"messages": [{"role": "user", "content": "Authorized?"}], "docs": "seeds/"})
+    assert r.status_code == 400 and "docs" in r.json()["error"]["message"]
 
 
 def test_errors_map_to_status_codes_and_never_show_a_traceback(scripted, caplog):

@@ -62,3 +62,86 @@ def test_names_no_document_mentions_are_reported(retriever):
     assert retriever.unknown_names("Does the Van Aken bakery sell bread?") == []
     # each word is in some document, but no chunk has both: nobody is called "Aken Trump"
     assert retriever.unknown_names("What did Aken Trump say?") == ["Aken Trump"]
+
+
+# --------------------------------------------------------------------------- scope (docs=)
+# Three small documents written for these tests: "beta/" must not include "betamax.txt".
+LIGHTHOUSE = """Title: Gannet Point lighthouse gets a new lens
+Source: Coast Weekly
+
+The Gannet Point lighthouse was fitted with a new Fresnel lens in May. The keeper, Ilse Marrow, said the beam now reaches 22 nautical miles. The old lens went to the maritime museum in Port Ellery.
+"""
+ORCHARD = """Title: Quince harvest at Hollowbrook orchard
+Source: Valley Post
+
+Hollowbrook orchard picked 9 tonnes of quince this autumn. The growers said a dry summer made the fruit small but sweet. Most of the harvest is sold as jelly at the Saturday market.
+"""
+TAPES = """Title: Library digitizes old tapes
+
+The town library digitized 300 Betamax tapes of council meetings from the 1980s.
+"""
+
+
+@pytest.fixture
+def scoped(settings, shared_embedder, tmp_path):
+    root = tmp_path / "scope"
+    for rel, text in (("alpha/lighthouse.txt", LIGHTHOUSE), ("beta/orchard.txt", ORCHARD), ("betamax.txt", TAPES)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    store = Store(settings)
+    ingest([str(root)], store, shared_embedder, settings, progress=False)
+    files = {name: str(root / rel) for name, rel in
+             (("a", "alpha/lighthouse.txt"), ("b", "beta/orchard.txt"), ("tapes", "betamax.txt"))}
+    return Retriever(store, shared_embedder, settings), root, files
+
+
+def test_a_scope_limits_both_legs_to_its_documents(scoped):
+    r, _, f = scoped
+    q = "How far does the beam of the Gannet Point lighthouse reach?"
+    assert r.search(q, 3)[0].chunk.source == f["a"]  # unscoped, the lighthouse answers
+    got = r.search(q, 3, docs=[f["b"]])
+    assert got and {p.chunk.source for p in got} == {f["b"]}
+    # the dense leg asks Chroma for neighbours within the scope (not the top k, then filtered) ...
+    vec = r.embedder.embed([q])[0]
+    within = r.store.nearest_within([list(map(float, vec))], 5, [f["b"]])[0]
+    assert within and all(r._chunks[r._pos[i]].source == f["b"] for i in within)
+    # ... and the same in batches, for scopes longer than one $in filter may be
+    import assistant.store as store_module
+    both = r.store.nearest_within([list(map(float, vec))], 5, [f["a"], f["b"]])[0]
+    store_module.IN_BATCH, old = 1, store_module.IN_BATCH
+    try:
+        assert r.store.nearest_within([list(map(float, vec))], 5, [f["a"], f["b"]])[0] == both
+    finally:
+        store_module.IN_BATCH = old
+    # the lexical leg: words only the lighthouse has find nothing of it within the orchard
+    assert all(p.chunk.source == f["b"] for p in r.search("Fresnel lens Ilse Marrow", 5, docs=[f["b"]]))
+
+
+def test_a_folder_scope_is_every_document_under_it(scoped):
+    r, root, f = scoped
+    assert r.resolve([str(root / "beta")]) == [f["b"]]  # not betamax.txt beside it
+    assert r.resolve([str(root)]) == sorted(f.values())
+    assert r.resolve([str(root / "alpha") + "/", f["tapes"]]) == sorted([f["a"], f["tapes"]])
+    got = r.search("tapes of council meetings", 5, docs=r.resolve([str(root / "beta")]))
+    assert got and {p.chunk.source for p in got} == {f["b"]}
+
+
+def test_a_scope_matching_no_indexed_document_is_an_error(scoped):
+    from assistant.errors import InputError
+
+    r, root, _ = scoped
+    with pytest.raises(InputError, match=r"nowhere\.txt.*assistant documents"):
+        r.resolve([str(root / "nowhere.txt")])
+    with pytest.raises(InputError, match="bet"):
+        r.resolve([str(root / "bet")])  # a prefix of a name is not a folder
+
+
+def test_names_and_outlets_are_looked_up_within_the_scope(scoped):
+    r, _, f = scoped
+    assert r.unknown_names("What did Ilse Marrow say?") == []
+    assert r.unknown_names("What did Ilse Marrow say?", docs=[f["b"]]) == ["Ilse Marrow"]
+    assert r.sources_named("What does Coast Weekly report?") == {f["a"]}
+    assert r.sources_named("What does Coast Weekly report?", docs=[f["b"]]) is None
+    view = r.scoped([f["b"]])
+    assert view.unknown_names("What did Ilse Marrow say?") == ["Ilse Marrow"]
+    assert {p.chunk.source for p in view.search("lighthouse lens", 3)} == {f["b"]}

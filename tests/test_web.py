@@ -213,3 +213,26 @@ def test_login_required_when_auth_is_set(fresh_assistant):
         assert "/ask" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     finally:
         server.close()
+
+
+def test_ask_and_search_take_a_scope_and_the_chat_tab_offers_one(fresh_assistant, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbor.txt").write_text("Title: Kestrel harbor dredging\n\nThe Kestrel harbor channel was dredged to "
+                                     "a depth of 14 meters in June.\n", encoding="utf-8")
+    fresh_assistant.ingest(str(Path(__file__).resolve().parents[1] / "seeds"), str(docs))
+    server = Server(fresh_assistant)
+    try:
+        client = Client(server.url, verbose=False)
+        harbor = str(docs / "harbor.txt")
+        hits = client.predict("drone strikes Venezuela", 3, [harbor], api_name="/search")
+        assert hits and {h["source"] for h in hits} == {harbor}
+        r = client.predict("What did Nepal's mountaineers climb?", [str(docs)], api_name="/ask")  # refused, no LLM
+        assert r["refused"] and r["scope"] == [harbor]
+        with pytest.raises(Exception) as err:
+            client.predict("Anything?", ["nowhere.txt"], api_name="/ask")
+        assert "nowhere.txt" in str(err.value) and "Traceback" not in str(err.value)
+        scope = [c for c in client.config["components"] if c.get("props", {}).get("elem_id") == "scope"]
+        assert scope and scope[0]["props"]["multiselect"] and scope[0]["props"]["filterable"]
+    finally:
+        server.close()
