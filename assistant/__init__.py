@@ -1,10 +1,11 @@
 """Offline-first chat with your documents: cited answers, honest refusals.
 
-    from assistant import Assistant
-    a = Assistant()
-    a.ingest("seeds")
-    print(a.ask("Has Trump authorized the strikes?").answer)
+from assistant import Assistant
+a = Assistant()
+a.ingest("seeds")
+print(a.ask("Has Trump authorized the strikes?").answer)
 """
+
 import os
 
 __version__ = "0.2.0"

@@ -9,6 +9,7 @@ question it follows: clumsy, but it asks what the user asked.
 History is a plain list of (question, answer) pairs owned by the caller, so each browser
 session, terminal or script keeps its own conversation and nothing is shared.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ ingest throughput is the model's own: the wrapper adds per-call overhead and a s
 batching layer. The model loads on first use, so commands that embed nothing (an
 unchanged re-ingest, ``assistant show``) never pay its start-up.
 """
+
 from __future__ import annotations
 
 import threading
@@ -33,8 +34,9 @@ class Embedder:
 
     def embed(self, texts: list[str], batch_size: int = 32):
         """Unit-length vectors (so cosine similarity is a dot product), as a numpy array."""
-        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+        return self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
     def embed_one(self, text: str) -> list[float]:
         return self.embed([text])[0].tolist()

@@ -8,6 +8,7 @@ that line; anything else is a bug, logged with its traceback (to the server log 
 caller acts differently: an HTTP API maps ``InputError``/``SettingsError`` to 400,
 ``IndexNotReady`` to 409 and the rest to 503; ingest skips an ``UnreadableFile`` and goes on.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,5 +51,13 @@ class UnreadableFile(AssistantError):
         self.path = str(path) if path is not None else None
 
 
-__all__ = ["AssistantError", "InputError", "SettingsError", "IndexNotReady", "StoreError", "LLMError",
-           "ModelError", "UnreadableFile"]
+__all__ = [
+    "AssistantError",
+    "InputError",
+    "SettingsError",
+    "IndexNotReady",
+    "StoreError",
+    "LLMError",
+    "ModelError",
+    "UnreadableFile",
+]

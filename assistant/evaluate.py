@@ -49,6 +49,7 @@ Speed: p50/p95 of retrieval (``search`` wall time), first LLM token (``Answer.ti
 questions that reached the LLM), first visible text, and whole answer (wall time of the stream);
 the index build time. A question that raises is recorded with its error and counts as wrong.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,18 +72,41 @@ _YES_NO_WORD = re.compile(r"\b(yes|no)\b", re.I)
 
 # The keys report.json's "overall" and each "by_type" entry always carry (null when unmeasured).
 METRIC_KEYS = (
-    "n_questions", "n_answerable", "n_unanswerable", "n_errors",
-    "hits@4", "hits@10", "hits_any@4", "hits_any@10", "mrr@10", "doc_recall@10",
-    "context_hits", "context_doc_recall",
-    "accuracy", "accuracy_yes_no", "accuracy_open", "supported_rate", "wrong_shown_rate",
-    "refusal_rate", "false_refusal_rate",
-    "n_citations", "citation_exact_rate", "citation_in_evidence_rate",
-    "p50_retrieval_s", "p95_retrieval_s", "p50_first_token_s", "p95_first_token_s",
-    "p50_first_text_s", "p95_first_text_s", "p50_total_s", "p95_total_s",
+    "n_questions",
+    "n_answerable",
+    "n_unanswerable",
+    "n_errors",
+    "hits@4",
+    "hits@10",
+    "hits_any@4",
+    "hits_any@10",
+    "mrr@10",
+    "doc_recall@10",
+    "context_hits",
+    "context_doc_recall",
+    "accuracy",
+    "accuracy_yes_no",
+    "accuracy_open",
+    "supported_rate",
+    "wrong_shown_rate",
+    "refusal_rate",
+    "false_refusal_rate",
+    "n_citations",
+    "citation_exact_rate",
+    "citation_in_evidence_rate",
+    "p50_retrieval_s",
+    "p95_retrieval_s",
+    "p50_first_token_s",
+    "p95_first_token_s",
+    "p50_first_text_s",
+    "p95_first_text_s",
+    "p50_total_s",
+    "p95_total_s",
 )
 
 
 # --------------------------------------------------------------------------- metric functions
+
 
 def squash(text: str) -> str:
     """Text with all whitespace removed: MultiHop-RAG's rule for 'a chunk contains a sentence'."""
@@ -145,8 +169,9 @@ def first_yes_no(answer: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def is_correct(answer: str, gold: str, variants: list[str] | None = None,
-               must_contain_any: list[str] | None = None) -> bool:
+def is_correct(
+    answer: str, gold: str, variants: list[str] | None = None, must_contain_any: list[str] | None = None
+) -> bool:
     """The answer-scoring rule described in the module docstring (case-insensitive)."""
     text = " ".join((answer or "").split()).lower()
     if must_contain_any:
@@ -161,7 +186,11 @@ def is_correct(answer: str, gold: str, variants: list[str] | None = None,
 
 def supported(answer, q: dict) -> bool:
     """A right answer whose cited quotes themselves hold the gold answer (Yes/No gold: any citation)."""
-    golds = [g for g in (_clean_gold(x) for x in [q.get("answer", ""), *((q.get("meta") or {}).get("answer_variants") or [])]) if g]
+    golds = [
+        g
+        for g in (_clean_gold(x) for x in [q.get("answer", ""), *((q.get("meta") or {}).get("answer_variants") or [])])
+        if g
+    ]
     if golds and golds[0] in ("yes", "no"):
         return bool(answer.citations)
     quotes = [" ".join(c.quote.split()).lower() for c in answer.citations]
@@ -213,7 +242,7 @@ def merge_spans(spans: list[tuple[str, int, int]], texts: dict[str, str | None])
         ss.sort()
         merged: list[list[int]] = []
         for a, b in ss:
-            if merged and text is not None and a <= merged[-1][1] + 3 and not text[merged[-1][1]:a].strip():
+            if merged and text is not None and a <= merged[-1][1] + 3 and not text[merged[-1][1] : a].strip():
                 merged[-1][1] = max(merged[-1][1], b)
             elif merged and a <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], b)
@@ -267,6 +296,7 @@ def aggregate(rows: list[dict]) -> dict:
 
 # --------------------------------------------------------------------------- questions
 
+
 def load_questions(path: str, limit: int | None = None) -> list[dict]:
     qs = []
     with open(path, encoding="utf-8") as f:
@@ -312,6 +342,7 @@ def _in_evidence(source_rel: str, ev: set[str]) -> bool:
 
 # --------------------------------------------------------------------------- the run
 
+
 def build_assistant(out: Path, corpus: str, fresh: bool = True, settings_overrides: dict | None = None):
     """An Assistant over a private index under out/ (never the user's), and the ingest report."""
     from .core import Assistant
@@ -337,9 +368,14 @@ def evaluate_question(a, q: dict, corpus: str, retrieval_only: bool, texts: dict
     facts = [f["fact"] for f in (q.get("meta") or {}).get("evidence_facts") or [] if f.get("fact")]
     ev = _evidence_set(q)
     row: dict = {
-        "id": q["id"], "type": q.get("type", "question"), "question": q["question"],
-        "answerable": bool(q.get("answerable", True)), "gold": q.get("answer"),
-        "evidence": q.get("evidence") or [], "asked": False, "error": None,
+        "id": q["id"],
+        "type": q.get("type", "question"),
+        "question": q["question"],
+        "answerable": bool(q.get("answerable", True)),
+        "gold": q.get("answer"),
+        "evidence": q.get("evidence") or [],
+        "asked": False,
+        "error": None,
         "yes_no_gold": _clean_gold(q.get("answer") or "") in ("yes", "no"),
     }
     try:
@@ -347,16 +383,21 @@ def evaluate_question(a, q: dict, corpus: str, retrieval_only: bool, texts: dict
         passages = a.search(q["question"], k=K)
         row["retrieval_s"] = round(time.perf_counter() - t0, 4)
         files = [_rel(p.chunk.source, corpus) for p in passages]
-        row["retrieved"] = [{"file": f, "start": p.chunk.start, "end": p.chunk.end, "score": round(p.score, 4)}
-                            for f, p in zip(files, passages)]
+        row["retrieved"] = [
+            {"file": f, "start": p.chunk.start, "end": p.chunk.end, "score": round(p.score, 4)}
+            for f, p in zip(files, passages)
+        ]
         ranks = fact_ranks(facts, [p.chunk.text for p in passages])
         row["fact_ranks"] = ranks if facts else None
         row["hits@4"], row["hits@10"] = hits_at(ranks, 4), hits_at(ranks, K)
         row["hits_any@4"], row["hits_any@10"] = hits_any_at(ranks, 4), hits_any_at(ranks, K)
         row["mrr@10"] = mrr_at(ranks, K)
         gold_docs = [e for e in q.get("evidence") or []]
-        row["doc_recall@10"] = doc_recall([os.path.basename(e) for e in gold_docs],
-                                          [os.path.basename(f) for f in files]) if row["answerable"] else None
+        row["doc_recall@10"] = (
+            doc_recall([os.path.basename(e) for e in gold_docs], [os.path.basename(f) for f in files])
+            if row["answerable"]
+            else None
+        )
 
         if retrieval_only:  # the context the LLM would be given, from the same passages
             _context_metrics(a, q, row, passages, facts, corpus, texts, select, has_evidence)
@@ -384,23 +425,41 @@ def evaluate_question(a, q: dict, corpus: str, retrieval_only: bool, texts: dict
         row["timings"] = answer.timings
         row["removed_claims"] = answer.removed_claims
         row["checks"] = getattr(answer, "checks", [])
-        _context_metrics(a, q, row, seen_passages if seen_passages is not None else passages, facts,
-                         corpus, texts, select, has_evidence, answer=answer)
+        _context_metrics(
+            a,
+            q,
+            row,
+            seen_passages if seen_passages is not None else passages,
+            facts,
+            corpus,
+            texts,
+            select,
+            has_evidence,
+            answer=answer,
+        )
         if row["answerable"]:
             row["correct"] = (not answer.refused) and is_correct(
-                answer.answer, q.get("answer", ""), (q.get("meta") or {}).get("answer_variants"),
-                q.get("must_contain_any"))
+                answer.answer,
+                q.get("answer", ""),
+                (q.get("meta") or {}).get("answer_variants"),
+                q.get("must_contain_any"),
+            )
             row["supported"] = supported(answer, q) if row["correct"] else False
         else:
             row["correct"] = bool(answer.refused)
         row["citations"] = []
         for c in answer.citations:
             rel = _rel(c.source, corpus)
-            row["citations"].append({
-                "n": c.n, "file": rel, "start": c.start, "end": c.end,
-                "exact": citation_exact(c.quote, c.source, c.start, c.end, texts),
-                "in_evidence": _in_evidence(rel, ev) if (row["answerable"] and ev) else None,
-            })
+            row["citations"].append(
+                {
+                    "n": c.n,
+                    "file": rel,
+                    "start": c.start,
+                    "end": c.end,
+                    "exact": citation_exact(c.quote, c.source, c.start, c.end, texts),
+                    "in_evidence": _in_evidence(rel, ev) if (row["answerable"] and ev) else None,
+                }
+            )
     except Exception as e:  # recorded, not fatal
         row["error"] = f"{type(e).__name__}: {e}"
         row["traceback"] = traceback.format_exc(limit=5)
@@ -420,8 +479,9 @@ def _context_metrics(a, q, row, passages, facts, corpus, texts, select, has_evid
     """
     context_attr = getattr(answer, "context", None) if answer is not None else None
     if context_attr is not None:  # Answer.context: [(source, start, end, text)] or objects with those fields
-        spans = [(s[0], s[1], s[2]) if isinstance(s, (tuple, list)) else (s.source, s.start, s.end)
-                 for s in context_attr]
+        spans = [
+            (s[0], s[1], s[2]) if isinstance(s, (tuple, list)) else (s.source, s.start, s.end) for s in context_attr
+        ]
     else:
         sources = []
         if passages and has_evidence(q["question"], passages):
@@ -438,13 +498,23 @@ def _context_metrics(a, q, row, passages, facts, corpus, texts, select, has_evid
     ctx_texts = merge_spans(spans, texts)
     row["context"] = [{"file": _rel(s, corpus), "start": st, "end": en} for s, st, en in spans]
     row["context_hits"] = share_found(facts, ctx_texts)
-    row["context_doc_recall"] = doc_recall(
-        [os.path.basename(e) for e in q.get("evidence") or []],
-        [os.path.basename(s) for s, _, _ in spans]) if row["answerable"] else None
+    row["context_doc_recall"] = (
+        doc_recall([os.path.basename(e) for e in q.get("evidence") or []], [os.path.basename(s) for s, _, _ in spans])
+        if row["answerable"]
+        else None
+    )
 
 
-def run(corpus: str, questions: str, out: str, limit: int | None = None, retrieval_only: bool = False,
-        reuse_index: bool = False, progress: bool = True, settings_overrides: dict | None = None) -> dict:
+def run(
+    corpus: str,
+    questions: str,
+    out: str,
+    limit: int | None = None,
+    retrieval_only: bool = False,
+    reuse_index: bool = False,
+    progress: bool = True,
+    settings_overrides: dict | None = None,
+) -> dict:
     """Run the evaluation and write report.json / report.md / report.png under out; return the report."""
     if not os.path.isdir(corpus):
         raise InputError(f"corpus folder not found: {corpus}")
@@ -456,8 +526,9 @@ def run(corpus: str, questions: str, out: str, limit: int | None = None, retriev
     corpus = os.path.abspath(corpus)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
-    a, ingest_report, build_s = build_assistant(outp, corpus, fresh=not reuse_index,
-                                               settings_overrides=settings_overrides)
+    a, ingest_report, build_s = build_assistant(
+        outp, corpus, fresh=not reuse_index, settings_overrides=settings_overrides
+    )
     llm_load_s = None
     if not retrieval_only:
         t0 = time.perf_counter()
@@ -481,8 +552,9 @@ def run(corpus: str, questions: str, out: str, limit: int | None = None, retriev
             f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         done = [r for r in rows if r.get("correct") is not None]
         if done:
-            bar.set_postfix(ok=f"{sum(bool(r['correct']) for r in done)}/{len(done)}",
-                            err=sum(1 for r in rows if r.get("error")))
+            bar.set_postfix(
+                ok=f"{sum(bool(r['correct']) for r in done)}/{len(done)}", err=sum(1 for r in rows if r.get("error"))
+            )
     bar.close()
 
     by_type: dict[str, list[dict]] = defaultdict(list)
@@ -506,9 +578,19 @@ def run(corpus: str, questions: str, out: str, limit: int | None = None, retriev
             "index_skipped": ingest_report.skipped,
             "llm_load_s": llm_load_s,
             "llm": getattr(a._llm, "name", None) if a._llm is not None else None,
-            "settings": {k: getattr(a.settings, k) for k in ("chunk_tokens", "top_k", "context_sentences",
-                                                              "max_answer_tokens", "embed_model", "llm_model",
-                                                              "llm_url", "threads")},
+            "settings": {
+                k: getattr(a.settings, k)
+                for k in (
+                    "chunk_tokens",
+                    "top_k",
+                    "context_sentences",
+                    "max_answer_tokens",
+                    "embed_model",
+                    "llm_model",
+                    "llm_url",
+                    "threads",
+                )
+            },
             "machine": machine(),
         },
     }
@@ -541,6 +623,7 @@ def machine() -> dict:
 
 # --------------------------------------------------------------------------- writing
 
+
 def _fmt(v) -> str:
     if v is None:
         return "–"
@@ -549,9 +632,23 @@ def _fmt(v) -> str:
     return str(v)
 
 
-_MD_COLUMNS = ("n_questions", "hits@10", "mrr@10", "doc_recall@10", "context_hits", "accuracy", "accuracy_yes_no", "accuracy_open", "supported_rate", "refusal_rate",
-               "false_refusal_rate", "citation_exact_rate", "citation_in_evidence_rate", "p50_first_token_s",
-               "p50_total_s")
+_MD_COLUMNS = (
+    "n_questions",
+    "hits@10",
+    "mrr@10",
+    "doc_recall@10",
+    "context_hits",
+    "accuracy",
+    "accuracy_yes_no",
+    "accuracy_open",
+    "supported_rate",
+    "refusal_rate",
+    "false_refusal_rate",
+    "citation_exact_rate",
+    "citation_in_evidence_rate",
+    "p50_first_token_s",
+    "p50_total_s",
+)
 
 
 def write_reports(report: dict, out: Path) -> None:
@@ -569,29 +666,47 @@ def write_reports(report: dict, out: Path) -> None:
 def render_markdown(report: dict) -> str:
     run_ = report.get("run", {})
     lines = ["# Evaluation report", ""]
-    lines.append(f"- corpus: `{run_.get('corpus')}`; questions: `{run_.get('questions_file')}`"
-                 f"{' (first ' + str(run_['limit']) + ')' if run_.get('limit') else ''}")
-    lines.append(f"- index build: {_fmt(run_.get('index_build_s'))} s for {run_.get('index_chunks_embedded')} chunks"
-                 f" of {run_.get('index_documents')} documents; LLM load {_fmt(run_.get('llm_load_s'))} s"
-                 f"{'; retrieval only (no LLM)' if run_.get('retrieval_only') else ''}")
+    lines.append(
+        f"- corpus: `{run_.get('corpus')}`; questions: `{run_.get('questions_file')}`"
+        f"{' (first ' + str(run_['limit']) + ')' if run_.get('limit') else ''}"
+    )
+    lines.append(
+        f"- index build: {_fmt(run_.get('index_build_s'))} s for {run_.get('index_chunks_embedded')} chunks"
+        f" of {run_.get('index_documents')} documents; LLM load {_fmt(run_.get('llm_load_s'))} s"
+        f"{'; retrieval only (no LLM)' if run_.get('retrieval_only') else ''}"
+    )
     m = run_.get("machine") or {}
-    lines.append(f"- machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs, {m.get('mem_gib')} GiB; started {run_.get('started')}")
+    lines.append(
+        f"- machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs, {m.get('mem_gib')} GiB; started {run_.get('started')}"
+    )
     lines += ["", "## Overall", "", "| metric | value |", "|---|---|"]
     for k, v in report["overall"].items():
         lines.append(f"| {k} | {_fmt(v)} |")
-    lines += ["", "## By question type", "", "| type | " + " | ".join(_MD_COLUMNS) + " |",
-              "|---|" + "---|" * len(_MD_COLUMNS)]
+    lines += [
+        "",
+        "## By question type",
+        "",
+        "| type | " + " | ".join(_MD_COLUMNS) + " |",
+        "|---|" + "---|" * len(_MD_COLUMNS),
+    ]
     for t, mt in report["by_type"].items():
         lines.append(f"| {t} | " + " | ".join(_fmt(mt.get(c)) for c in _MD_COLUMNS) + " |")
-    lines += ["", "## Questions", "", "| id | type | ok | refused | hits@10 | mrr@10 | ctx | total s | answer / error |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Questions",
+        "",
+        "| id | type | ok | refused | hits@10 | mrr@10 | ctx | total s | answer / error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in report["questions"]:
         text = r.get("error") or (r.get("answer") or "").split("\n")[0]
         text = " ".join(text.split()).replace("|", "\\|")
         text = text[:160] + ("…" if len(text) > 160 else "")
-        lines.append(f"| {r['id']} | {r['type']} | {_fmt(r.get('correct'))} | {_fmt(r.get('refused'))} | "
-                     f"{_fmt(r.get('hits@10'))} | {_fmt(r.get('mrr@10'))} | {_fmt(r.get('context_hits'))} | "
-                     f"{_fmt(r.get('total_s'))} | {text} |")
+        lines.append(
+            f"| {r['id']} | {r['type']} | {_fmt(r.get('correct'))} | {_fmt(r.get('refused'))} | "
+            f"{_fmt(r.get('hits@10'))} | {_fmt(r.get('mrr@10'))} | {_fmt(r.get('context_hits'))} | "
+            f"{_fmt(r.get('total_s'))} | {text} |"
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -606,8 +721,12 @@ def write_chart(report: dict, path: Path) -> None:
     groups = dict(report["by_type"])
     groups["overall"] = report["overall"]
     names = list(groups)
-    series = [("accuracy", "accuracy (answerable)"), ("refusal_rate", "refusal (unanswerable)"),
-              ("hits@10", "retrieval hits@10"), ("context_hits", "context hits")]
+    series = [
+        ("accuracy", "accuracy (answerable)"),
+        ("refusal_rate", "refusal (unanswerable)"),
+        ("hits@10", "retrieval hits@10"),
+        ("context_hits", "context hits"),
+    ]
     x = np.arange(len(names))
     w = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(names)), 4.5))
@@ -616,8 +735,16 @@ def write_chart(report: dict, path: Path) -> None:
         ax.bar(x + (i - (len(series) - 1) / 2) * w, [v if v is not None else 0 for v in vals], w, label=label)
         for j, v in enumerate(vals):
             if v is None:
-                ax.text(x[j] + (i - (len(series) - 1) / 2) * w, 0.01, "n/a", rotation=90, ha="center",
-                        va="bottom", fontsize=7, color="gray")
+                ax.text(
+                    x[j] + (i - (len(series) - 1) / 2) * w,
+                    0.01,
+                    "n/a",
+                    rotation=90,
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="gray",
+                )
     ax.set_xticks(x, [f"{n}\n(n={groups[n].get('n_questions')})" for n in names], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share")
@@ -630,18 +757,34 @@ def write_chart(report: dict, path: Path) -> None:
 
 # --------------------------------------------------------------------------- entry points
 
+
 def main(args) -> dict:
     """Called by ``assistant eval`` with args.corpus, args.questions, args.out, args.limit."""
     report = run(
-        args.corpus, args.questions, getattr(args, "out", None) or "eval-out",
+        args.corpus,
+        args.questions,
+        getattr(args, "out", None) or "eval-out",
         limit=getattr(args, "limit", None),
         retrieval_only=bool(getattr(args, "retrieval_only", False)),
         reuse_index=bool(getattr(args, "reuse_index", False)),
     )
     o = report["overall"]
-    keys = ("n_questions", "n_errors", "hits@10", "mrr@10", "doc_recall@10", "context_hits", "accuracy",
-            "refusal_rate", "false_refusal_rate", "citation_exact_rate", "citation_in_evidence_rate",
-            "p50_first_token_s", "p50_total_s", "index_build_s")
+    keys = (
+        "n_questions",
+        "n_errors",
+        "hits@10",
+        "mrr@10",
+        "doc_recall@10",
+        "context_hits",
+        "accuracy",
+        "refusal_rate",
+        "false_refusal_rate",
+        "citation_exact_rate",
+        "citation_in_evidence_rate",
+        "p50_first_token_s",
+        "p50_total_s",
+        "index_build_s",
+    )
     print("  ".join(f"{k}={_fmt(o.get(k))}" for k in keys))
     out = getattr(args, "out", None) or "eval-out"
     print(f"wrote {os.path.join(out, 'report.json')}, report.md, report.png")
@@ -655,7 +798,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval-out")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--retrieval-only", action="store_true", help="measure retrieval and context only (no LLM)")
-    p.add_argument("--reuse-index", action="store_true", help="keep <out>/index from an earlier run (build time is then not measured)")
+    p.add_argument(
+        "--reuse-index",
+        action="store_true",
+        help="keep <out>/index from an earlier run (build time is then not measured)",
+    )
     return p
 
 

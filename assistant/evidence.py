@@ -14,12 +14,13 @@ that sentence along, so a quote makes sense alone.
 Each source is an exact span of its document, so a citation of source n is already an exact
 quote; the verifier only has to check that the claim is what the span says.
 """
+
 from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +28,9 @@ from .retrieve import clauses, lexical_terms
 from .schema import Passage
 from .text import sentences
 
-_LEANS_BACK = re.compile(r"^(he|she|it|they|this|that|these|those|his|her|its|their|but|however|the company|the move)\b", re.I)
+_LEANS_BACK = re.compile(
+    r"^(he|she|it|they|this|that|these|those|his|her|its|their|but|however|the company|the move)\b", re.I
+)
 MAX_PER_DOC = 3
 PART_WEIGHT = 1.0  # a part of the question against the whole, in the round robin
 MAX_EMBEDDED = 32  # candidate sentences embedded per question (the rest rank last)
@@ -88,13 +91,14 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
     idf = {t: math.log(1 + len(cands) / (1 + df[t])) for t in all_terms}
     top_score = passages[0].score or 1.0
     prior = np.array([max(c[1].score, 0.0) / top_score for c in cands])
-    lex = np.array([[sum(idf[t] for t in qt & ts) / (sum(idf[t] for t in qt) or 1.0) for ts in cand_terms]
-                    for qt in q_terms])  # queries x candidates
+    lex = np.array(
+        [[sum(idf[t] for t in qt & ts) / (sum(idf[t] for t in qt) or 1.0) for ts in cand_terms] for qt in q_terms]
+    )  # queries x candidates
     # Embedding every sentence costs ~10 ms each on 2 cores: embed only the lexically promising.
     keep = np.argsort(-(lex.max(axis=0) + 0.2 * prior), kind="stable")[:MAX_EMBEDDED]
     vecs = embedder.embed(queries + [cands[i][4] for i in keep])
     dense = np.zeros((len(queries), len(cands)))
-    dense[:, keep] = vecs[: len(queries)] @ vecs[len(queries):].T
+    dense[:, keep] = vecs[: len(queries)] @ vecs[len(queries) :].T
     scores = 0.5 * lex + 0.3 * dense + 0.2 * prior  # queries x candidates
     scores[:, np.setdiff1d(np.arange(len(cands)), keep)] -= 1.0  # never before an embedded one
 
@@ -105,7 +109,7 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
             slots.append(((pos + 1) / w, j, int(i)))
     slots.sort()
     chosen, per_doc, spans_taken, seen = [], {}, [], set()
-    for _, j, i in slots:
+    for _, _j, i in slots:
         if i in seen:
             continue
         seen.add(i)
@@ -123,8 +127,10 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
     # Present sources grouped by document, in reading order: easier for a small model to follow.
     doc_order = {s: i for i, s in enumerate(dict.fromkeys(c[2].chunk.source for c in chosen))}
     chosen.sort(key=lambda c: (doc_order[c[2].chunk.source], c[3]))
-    return [Source(n=i + 1, passage=p, start=start, end=end, text=text, score=round(score, 4))
-            for i, (score, rank, p, start, end, text) in enumerate(chosen)]
+    return [
+        Source(n=i + 1, passage=p, start=start, end=end, text=text, score=round(score, 4))
+        for i, (score, rank, p, start, end, text) in enumerate(chosen)
+    ]
 
 
 def render_sources(sources: list[Source]) -> str:

@@ -25,6 +25,7 @@ the quotations?) for open questions, ``part`` (do the quotations say what this p
 yes/no question asks?) and ``question`` (the whole yes/no question over every part's
 sentences); see ``answer.py`` for how the verdict combines them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def quotes(sources: list[Source]) -> str:
     lines = []
     for s in sources:
         where = label(s.passage.chunk)
-        lines.append(f"- {where}: \"{' '.join(s.text.split())}\"")
+        lines.append(f'- {where}: "{" ".join(s.text.split())}"')
     return "\n".join(lines)
 
 
@@ -71,17 +72,27 @@ def _read(sources: list[Source]) -> list[dict]:
 
 
 class Judge:
-    def __init__(self, llm, claim_threshold: float = CLAIM_THRESHOLD, part_threshold: float = PART_THRESHOLD,
-                 question_threshold: float = QUESTION_THRESHOLD, part_floor: float = PART_FLOOR):
+    def __init__(
+        self,
+        llm,
+        claim_threshold: float = CLAIM_THRESHOLD,
+        part_threshold: float = PART_THRESHOLD,
+        question_threshold: float = QUESTION_THRESHOLD,
+        part_floor: float = PART_FLOOR,
+    ):
         self.llm = llm
         self.claim_threshold, self.part_threshold = claim_threshold, part_threshold
         self.question_threshold, self.part_floor = question_threshold, part_floor
 
     def _ask(self, user: str) -> float:
-        return float(self.llm.yes_probability([
-            {"role": "system", "content": render("judge")},
-            {"role": "user", "content": user},
-        ]))
+        return float(
+            self.llm.yes_probability(
+                [
+                    {"role": "system", "content": render("judge")},
+                    {"role": "user", "content": user},
+                ]
+            )
+        )
 
     def claim(self, question: str, claim: str, sources: list[Source]) -> Judgment:
         p = self._ask(render("judge_claim", quotes=quotes(sources), question=question, claim=claim))

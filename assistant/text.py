@@ -8,16 +8,61 @@ Token counts are a word-piece estimate (long words count double) rather than a r
 tokenizer, so chunking needs no model; the estimate errs high, keeping chunks under
 MiniLM's 256-token window.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 _ABBREV = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "corp",
-    "gen", "gov", "sen", "rep", "lt", "col", "sgt", "capt", "no", "fig", "jan", "feb", "mar",
-    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.g", "i.e",
-    "a.m", "p.m", "approx", "est", "dept", "univ", "mt", "ft",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "gen",
+    "gov",
+    "sen",
+    "rep",
+    "lt",
+    "col",
+    "sgt",
+    "capt",
+    "no",
+    "fig",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "u.k",
+    "e.g",
+    "i.e",
+    "a.m",
+    "p.m",
+    "approx",
+    "est",
+    "dept",
+    "univ",
+    "mt",
+    "ft",
 }
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace, or at a line break.
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
@@ -151,7 +196,13 @@ def chunk_spans(text: str, max_tokens: int, body_start: int = 0) -> list[Span]:
             break
         # Start the next chunk on the last sentence of this one, unless that makes no progress
         # or leaves no room for the next sentence (the chunk would lie inside this one).
-        overlap = j - 1 > i and (estimate_tokens(text[pieces[j - 1].start : pieces[j - 1].end])
-                                 + estimate_tokens(text[pieces[j].start : pieces[j].end])) <= max_tokens
+        overlap = (
+            j - 1 > i
+            and (
+                estimate_tokens(text[pieces[j - 1].start : pieces[j - 1].end])
+                + estimate_tokens(text[pieces[j].start : pieces[j].end])
+            )
+            <= max_tokens
+        )
         i = j - 1 if overlap else j
     return chunks

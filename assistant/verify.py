@@ -13,6 +13,7 @@ is what exact text comparison does better than a small model:
   negation agreement). It no longer gates answers; benchmarks/support.py keeps measuring it as
   one signal beside the judge.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,38 +23,161 @@ from .phrases import CITATION_RE
 from .text import STOPWORDS, stem, words
 
 _NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
-    "twenty": "20", "thirty": "30", "hundred": "100", "thousand": "1000", "first": "1st",
-    "second": "2nd", "third": "3rd",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "thirty": "30",
+    "hundred": "100",
+    "thousand": "1000",
+    "first": "1st",
+    "second": "2nd",
+    "third": "3rd",
 }
-_NEGATIONS = {"not", "no", "never", "none", "nor", "neither", "without", "cannot", "hasn", "hasnt",
-              "isn", "wasn", "didn", "doesn", "aren", "weren", "haven", "hadn", "couldn",
-              "wouldn", "shouldn", "denies", "denied", "refused", "unable", "failed"}
-_OPENERS = {"yes", "no", "according", "the", "a", "an", "in", "on", "both", "however", "based",
-            # words about the sources themselves, capitalized when they open a sentence
-            "source", "sources", "article", "articles", "report", "reports", "neither", "while", "this", "these"}
+_NEGATIONS = {
+    "not",
+    "no",
+    "never",
+    "none",
+    "nor",
+    "neither",
+    "without",
+    "cannot",
+    "hasn",
+    "hasnt",
+    "isn",
+    "wasn",
+    "didn",
+    "doesn",
+    "aren",
+    "weren",
+    "haven",
+    "hadn",
+    "couldn",
+    "wouldn",
+    "shouldn",
+    "denies",
+    "denied",
+    "refused",
+    "unable",
+    "failed",
+}
+_OPENERS = {
+    "yes",
+    "no",
+    "according",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "both",
+    "however",
+    "based",
+    # words about the sources themselves, capitalized when they open a sentence
+    "source",
+    "sources",
+    "article",
+    "articles",
+    "report",
+    "reports",
+    "neither",
+    "while",
+    "this",
+    "these",
+}
 # Irregular forms the suffix stemmer cannot join to their root ("won" and "winning" are "win").
 _IRREGULAR = {
-    "won": "win", "wrote": "write", "written": "write", "told": "tell", "began": "begin", "begun": "begin",
-    "took": "take", "taken": "take", "gave": "give", "given": "give", "made": "make", "held": "hold",
-    "led": "lead", "left": "leave", "lost": "lose", "paid": "pay", "sold": "sell", "bought": "buy",
-    "brought": "bring", "came": "come", "became": "become", "found": "find", "went": "go", "gone": "go",
-    "ran": "run", "saw": "see", "seen": "see", "spent": "spend", "stole": "steal", "stolen": "steal",
-    "struck": "strike", "fell": "fall", "fallen": "fall", "grew": "grow", "grown": "grow", "knew": "know",
-    "known": "know", "rose": "rise", "risen": "rise", "chose": "choose", "chosen": "choose",
-    "drove": "drive", "driven": "drive", "broke": "break", "broken": "break", "met": "meet",
-    "kept": "keep", "sent": "send", "built": "build", "felt": "feel", "thought": "think",
-    "caught": "catch", "taught": "teach", "fought": "fight", "sought": "seek", "beaten": "beat",
-    "shot": "shoot", "threw": "throw", "thrown": "throw", "spoke": "speak", "spoken": "speak",
-    "meant": "mean", "stood": "stand", "understood": "understand", "hid": "hide", "hidden": "hide",
-    "forgot": "forget", "forgotten": "forget", "ate": "eat", "eaten": "eat", "better": "good", "best": "good",
+    "won": "win",
+    "wrote": "write",
+    "written": "write",
+    "told": "tell",
+    "began": "begin",
+    "begun": "begin",
+    "took": "take",
+    "taken": "take",
+    "gave": "give",
+    "given": "give",
+    "made": "make",
+    "held": "hold",
+    "led": "lead",
+    "left": "leave",
+    "lost": "lose",
+    "paid": "pay",
+    "sold": "sell",
+    "bought": "buy",
+    "brought": "bring",
+    "came": "come",
+    "became": "become",
+    "found": "find",
+    "went": "go",
+    "gone": "go",
+    "ran": "run",
+    "saw": "see",
+    "seen": "see",
+    "spent": "spend",
+    "stole": "steal",
+    "stolen": "steal",
+    "struck": "strike",
+    "fell": "fall",
+    "fallen": "fall",
+    "grew": "grow",
+    "grown": "grow",
+    "knew": "know",
+    "known": "know",
+    "rose": "rise",
+    "risen": "rise",
+    "chose": "choose",
+    "chosen": "choose",
+    "drove": "drive",
+    "driven": "drive",
+    "broke": "break",
+    "broken": "break",
+    "met": "meet",
+    "kept": "keep",
+    "sent": "send",
+    "built": "build",
+    "felt": "feel",
+    "thought": "think",
+    "caught": "catch",
+    "taught": "teach",
+    "fought": "fight",
+    "sought": "seek",
+    "beaten": "beat",
+    "shot": "shoot",
+    "threw": "throw",
+    "thrown": "throw",
+    "spoke": "speak",
+    "spoken": "speak",
+    "meant": "mean",
+    "stood": "stand",
+    "understood": "understand",
+    "hid": "hide",
+    "hidden": "hide",
+    "forgot": "forget",
+    "forgotten": "forget",
+    "ate": "eat",
+    "eaten": "eat",
+    "better": "good",
+    "best": "good",
 }
 _NAME = re.compile(r"[A-Za-z]\w*(?:[.'’-]\w+)*")
 _REFUSAL_HINTS = re.compile(
     r"(do(es)? not (contain|provide|mention|say|specify|include|state)|not (mentioned|specified|provided|stated|"
     r"available|found)|no (information|mention)|cannot (answer|determine|be determined)|unable to (answer|determine)|"
-    r"could not find|insufficient information|there is no)", re.I)
+    r"could not find|insufficient information|there is no)",
+    re.I,
+)
 
 
 @dataclass
@@ -90,7 +214,12 @@ def names(text: str) -> set[str]:
     toks = _NAME.findall(text)
     out = set()
     for i, t in enumerate(toks):
-        if t[0].isupper() and t.lower() not in STOPWORDS and t.lower() not in _OPENERS and not (i == 0 and t.lower() in _NUMBER_WORDS):
+        if (
+            t[0].isupper()
+            and t.lower() not in STOPWORDS
+            and t.lower() not in _OPENERS
+            and not (i == 0 and t.lower() in _NUMBER_WORDS)
+        ):
             if i == 0 and t.lower() in STOPWORDS:
                 continue
             out.add(_plain(t.lower()))
@@ -126,7 +255,9 @@ def root(word: str) -> str:
 
 
 def content(text: str) -> set[str]:
-    return {root(w) for w in words(text) if w not in STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit() and len(w) > 2}
+    return {
+        root(w) for w in words(text) if w not in STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit() and len(w) > 2
+    }
 
 
 def negated(text: str) -> bool:
@@ -192,9 +323,35 @@ def check(claim: str, support: str, question: str = "") -> Check:
 
 
 # Words an answer uses about the documents rather than from them ("the article mentions ...").
-_META = {"source", "sources", "article", "articles", "document", "documents", "text", "mention", "mentioned",
-         "state", "stated", "states", "report", "reported", "reports", "say", "says", "said", "provided",
-         "quotation", "quote", "passage", "accord", "according", "answer", "question", "information"}
+_META = {
+    "source",
+    "sources",
+    "article",
+    "articles",
+    "document",
+    "documents",
+    "text",
+    "mention",
+    "mentioned",
+    "state",
+    "stated",
+    "states",
+    "report",
+    "reported",
+    "reports",
+    "say",
+    "says",
+    "said",
+    "provided",
+    "quotation",
+    "quote",
+    "passage",
+    "accord",
+    "according",
+    "answer",
+    "question",
+    "information",
+}
 _META_ROOTS = {root(w) for w in _META}
 
 

@@ -14,6 +14,7 @@ Both are scored with the same functions (``assistant.evaluate``).
 
     .venv/bin/python benchmarks/baseline.py --limit 10 [--out benchmarks/baseline.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import assistant  # noqa: E402,F401  (sets the offline environment before any model library loads)
-
 from benchmarks.common import CACHE, DEV, machine  # noqa: E402
 
 
@@ -51,8 +51,9 @@ def wrap_llm(llm, context_window: int, num_output: int):
 
         @property
         def metadata(self) -> LLMMetadata:
-            return LLMMetadata(context_window=self.context_window, num_output=self.num_output,
-                               model_name=self.model_name)
+            return LLMMetadata(
+                context_window=self.context_window, num_output=self.num_output, model_name=self.model_name
+            )
 
         @llm_completion_callback()
         def complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponse:
@@ -80,13 +81,14 @@ def looks_like_refusal(answer: str) -> bool:
     if not text:
         return True
     first = sentences(text)
-    head = text[first[0].start:first[0].end] if first else text
+    head = text[first[0].start : first[0].end] if first else text
     return is_refusal(head) or "insufficient information" in head.lower()
 
 
 def run_baseline(corpus: Path, questions: list[dict], work: Path, k: int = 10, max_tokens: int = 200) -> dict:
     import chromadb
-    from llama_index.core import Settings as LI, SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.core import Settings as LI
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -131,8 +133,14 @@ def run_baseline(corpus: Path, questions: list[dict], work: Path, k: int = 10, m
     rows = []
     for q in questions:
         facts = [f["fact"] for f in (q.get("meta") or {}).get("evidence_facts") or []]
-        row = {"id": q["id"], "type": q.get("type"), "answerable": bool(q.get("answerable", True)), "asked": True,
-               "error": None, "citations": []}
+        row = {
+            "id": q["id"],
+            "type": q.get("type"),
+            "answerable": bool(q.get("answerable", True)),
+            "asked": True,
+            "error": None,
+            "citations": [],
+        }
         try:
             t0 = time.perf_counter()
             nodes = retriever.retrieve(q["question"])
@@ -142,8 +150,11 @@ def run_baseline(corpus: Path, questions: list[dict], work: Path, k: int = 10, m
             row["hits_any@4"], row["hits_any@10"] = ev.hits_any_at(ranks, 4), ev.hits_any_at(ranks, 10)
             row["mrr@10"] = ev.mrr_at(ranks, 10)
             files = [os.path.basename(n.node.metadata.get("file_name", "")) for n in nodes]
-            row["doc_recall@10"] = ev.doc_recall([os.path.basename(e) for e in q.get("evidence") or []], files) \
-                if row["answerable"] else None
+            row["doc_recall@10"] = (
+                ev.doc_recall([os.path.basename(e) for e in q.get("evidence") or []], files)
+                if row["answerable"]
+                else None
+            )
             row["context_hits"] = ev.share_found(facts, [n.node.get_content() for n in nodes])  # all k go to the LLM
 
             t0 = time.perf_counter()
@@ -161,20 +172,28 @@ def run_baseline(corpus: Path, questions: list[dict], work: Path, k: int = 10, m
             row["refused"] = looks_like_refusal(text)
             if row["answerable"]:
                 row["correct"] = (not row["refused"]) and ev.is_correct(
-                    text, q.get("answer", ""), (q.get("meta") or {}).get("answer_variants"), q.get("must_contain_any"))
+                    text, q.get("answer", ""), (q.get("meta") or {}).get("answer_variants"), q.get("must_contain_any")
+                )
             else:
                 row["correct"] = row["refused"]
         except Exception as e:  # recorded, not fatal
             row["error"] = f"{type(e).__name__}: {e}"
             row["correct"] = False if row["answerable"] else None
         rows.append(row)
-        print(f"  baseline {q['id']}: correct={row.get('correct')} refused={row.get('refused')} "
-              f"total={row.get('total_s', 0):.1f}s", file=sys.stderr)
+        print(
+            f"  baseline {q['id']}: correct={row.get('correct')} refused={row.get('refused')} "
+            f"total={row.get('total_s', 0):.1f}s",
+            file=sys.stderr,
+        )
     agg = ev.aggregate(rows)
     agg["n_citations"] = 0  # the plain pipeline shows none
-    return {"overall": agg, "by_type": {t: ev.aggregate([r for r in rows if r["type"] == t])
-                                       for t in sorted({r["type"] for r in rows})},
-            "index_build_s": round(build_s, 1), "llm_load_s": round(llm_load_s, 1), "questions": rows}
+    return {
+        "overall": agg,
+        "by_type": {t: ev.aggregate([r for r in rows if r["type"] == t]) for t in sorted({r["type"] for r in rows})},
+        "index_build_s": round(build_s, 1),
+        "llm_load_s": round(llm_load_s, 1),
+        "questions": rows,
+    }
 
 
 def main(argv=None):
@@ -185,8 +204,11 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "baseline.json"))
     p.add_argument("--skip-ours", action="store_true", help="keep the 'ours' part of an existing --out file")
     p.add_argument("--skip-baseline", action="store_true", help="keep the 'baseline' part of an existing --out file")
-    p.add_argument("--index-cache", default=str(CACHE / "baseline-index"),
-                   help="the baseline's Chroma folder, kept between runs (its build time is recorded once)")
+    p.add_argument(
+        "--index-cache",
+        default=str(CACHE / "baseline-index"),
+        help="the baseline's Chroma folder, kept between runs (its build time is recorded once)",
+    )
     args = p.parse_args(argv)
 
     from assistant import evaluate as ev
@@ -205,16 +227,31 @@ def main(argv=None):
             t0 = time.perf_counter()
             # A private index kept between runs (synced: an unchanged corpus costs a hash per file);
             # a fresh build's time is what `assistant eval` and benchmarks/ingest.py report.
-            ours = ev.run(args.corpus, args.questions, str(CACHE / "ours-eval"), limit=args.limit, progress=False,
-                          reuse_index=True)
-            result["ours"] = {"overall": ours["overall"], "by_type": ours["by_type"],
-                              "index_build_s": ours["run"]["index_build_s"], "llm_load_s": ours["run"]["llm_load_s"],
-                              "wall_s": round(time.perf_counter() - t0, 1),
-                              "questions": [{k: r.get(k) for k in ("id", "type", "correct", "refused", "answer",
-                                                                    "total_s", "first_token_s", "error")}
-                                            for r in ours["questions"]]}
+            ours = ev.run(
+                args.corpus,
+                args.questions,
+                str(CACHE / "ours-eval"),
+                limit=args.limit,
+                progress=False,
+                reuse_index=True,
+            )
+            result["ours"] = {
+                "overall": ours["overall"],
+                "by_type": ours["by_type"],
+                "index_build_s": ours["run"]["index_build_s"],
+                "llm_load_s": ours["run"]["llm_load_s"],
+                "wall_s": round(time.perf_counter() - t0, 1),
+                "questions": [
+                    {
+                        k: r.get(k)
+                        for k in ("id", "type", "correct", "refused", "answer", "total_s", "first_token_s", "error")
+                    }
+                    for r in ours["questions"]
+                ],
+            }
             print(f"ours: {json.dumps(ours['overall'])}", file=sys.stderr)
             from assistant.llm import EmbeddedLLM  # noqa: F401  (free our model before loading the baseline's)
+
             del ours
         if not args.skip_baseline:
             t0 = time.perf_counter()

@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: paths, machine description, percentiles, memory."""
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ re-ingest share = re-ingest seconds / first-ingest seconds   (target <= 5%)
 
     .venv/bin/python benchmarks/ingest.py [--docs N] [--out benchmarks/ingest.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import assistant  # noqa: E402,F401  (sets the offline environment before any model library loads)
-
 from benchmarks.common import DEV, machine  # noqa: E402
 
 
@@ -62,7 +62,9 @@ def main(argv=None):
 
         def raw():
             t = time.perf_counter()
-            model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            model.encode(
+                texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
             return time.perf_counter() - t
 
         raw1 = raw()
@@ -73,7 +75,9 @@ def main(argv=None):
         raw_s = (raw1 + raw2) / 2
         result = {
             "machine": machine(),
-            "documents": len(files), "chunks": len(chunks), "chunks_embedded": report.chunks,
+            "documents": len(files),
+            "chunks": len(chunks),
+            "chunks_embedded": report.chunks,
             "read_and_chunk_s": round(chunk_s, 2),
             "raw_encode_s": [round(raw1, 1), round(raw2, 1)],
             "raw_chunks_per_s": round(len(chunks) / raw_s, 1),

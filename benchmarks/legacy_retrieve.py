@@ -14,6 +14,7 @@ The BM25 index lives in memory, built from the store's chunks, and is rebuilt wh
 store's version stamp changes (another process ingested). That costs O(corpus) memory and a
 rebuild per change: fine to ~10^5-10^6 chunks, see benchmarks/ for where it stops.
 """
+
 from __future__ import annotations
 
 import threading

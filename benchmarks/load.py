@@ -25,6 +25,7 @@ late documents became searchable.
     .venv/bin/python benchmarks/load.py --users 2 --questions-per-user 1 \\
         --llm-model "$(.venv/bin/python -c 'from assistant.models import tiny_llm_path as p; print(p())')"
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,15 @@ def free_port() -> int:
 
 def env_for(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1",
-               GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false",
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        ANONYMIZED_TELEMETRY="False",
+        TOKENIZERS_PARALLELISM="false",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     env.update(extra)
     return env
 
@@ -111,7 +118,11 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 
 def load_questions(path: str | None) -> list[str]:
-    files = [Path(path)] if path else [SHARED / "eval" / "seed_questions.jsonl", SHARED / "eval" / "dev" / "questions.jsonl"]
+    files = (
+        [Path(path)]
+        if path
+        else [SHARED / "eval" / "seed_questions.jsonl", SHARED / "eval" / "dev" / "questions.jsonl"]
+    )
     out: list[str] = []
     for f in files:
         if f.is_file():
@@ -129,8 +140,14 @@ def default_corpora() -> list[Path]:
 def prepare_folders(work: Path, corpora: list[Path], holdback: int, late_src: Path | None) -> tuple[Path, Path | None]:
     """work/corpus (what is indexed before the load) and work/late (ingested during it)."""
     corpus, late = work / "corpus", work / "late"
-    files = sorted(f for c in corpora for f in c.rglob("*") if f.is_file() and not f.name.startswith(".")
-                   and f.suffix.lower() in {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
+    files = sorted(
+        f
+        for c in corpora
+        for f in c.rglob("*")
+        if f.is_file()
+        and not f.name.startswith(".")
+        and f.suffix.lower() in {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+    )
     if late_src is not None:
         held = sorted(f for f in late_src.rglob("*") if f.is_file())
         keep = files
@@ -196,7 +213,7 @@ def problems_of(result: dict, asked: str, texts: Texts, roots: list[Path]) -> tu
             cites.append(f"citation outside the corpus: {src}")
             continue
         try:
-            if texts.get(src)[int(c["start"]):int(c["end"])] != c["quote"]:
+            if texts.get(src)[int(c["start"]) : int(c["end"])] != c["quote"]:
                 cites.append(f"quote is not {Path(src).name}[{c['start']}:{c['end']}]")
         except Exception as e:  # the file moved or cannot be read
             cites.append(f"{Path(src).name}: {type(e).__name__}: {e}")
@@ -226,9 +243,20 @@ def make_client(url: str):
     return Client(url, verbose=False, download_files=False, analytics_enabled=False)
 
 
-def user_loop(i: int, url: str, questions: list[str], n_users: int, per_user: int, deadline: list[float],
-              timeout: float, texts: Texts, roots: list[Path], records: list[Record], lock: threading.Lock,
-              start_gate: threading.Barrier) -> None:
+def user_loop(
+    i: int,
+    url: str,
+    questions: list[str],
+    n_users: int,
+    per_user: int,
+    deadline: list[float],
+    timeout: float,
+    texts: Texts,
+    roots: list[Path],
+    records: list[Record],
+    lock: threading.Lock,
+    start_gate: threading.Barrier,
+) -> None:
     """One user: connect, wait until every user is connected, then ask until done (deadline[0] is set then)."""
     try:
         client = make_client(url)
@@ -275,8 +303,9 @@ def concurrent_ingest(late: Path, env: dict, url: str, delay: float, run: Ingest
     time.sleep(delay)
     run.started_at = time.time()
     t0 = time.perf_counter()
-    proc = subprocess.run(assistant_cmd() + ["ingest", str(late), "--json"], env=env, cwd=late.parent,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        assistant_cmd() + ["ingest", str(late), "--json"], env=env, cwd=late.parent, capture_output=True, text=True
+    )
     run.seconds = time.perf_counter() - t0
     log.write_text(proc.stderr)
     if proc.returncode != 0:
@@ -296,7 +325,7 @@ def concurrent_ingest(late: Path, env: dict, url: str, delay: float, run: Ingest
         except UnreadableFile:
             continue
         tried += 1
-        query = " ".join(doc.text[header_end(doc.text):].split()[:30])  # the opening words of the body
+        query = " ".join(doc.text[header_end(doc.text) :].split()[:30])  # the opening words of the body
         hits = client.predict(query, 10, api_name="/search")
         hits = json.loads(hits) if isinstance(hits, str) else hits
         found += any(h.get("source") == src for h in hits)
@@ -321,12 +350,16 @@ def fmt(v: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--minutes", type=float, default=3.0, help="no new question after this (in-flight ones finish)")
     ap.add_argument("--questions-per-user", type=int, default=0, help="0 = until --minutes is up")
     ap.add_argument("--request-timeout", type=float, default=900.0, help="seconds one /ask may take, queue included")
-    ap.add_argument("--corpus", action="append", help="folder to index before the load (repeatable; default seeds/ + dev corpus)")
+    ap.add_argument(
+        "--corpus", action="append", help="folder to index before the load (repeatable; default seeds/ + dev corpus)"
+    )
     ap.add_argument("--late", help="folder ingested during the load (default: --holdback files of the corpus)")
     ap.add_argument("--holdback", type=int, default=10)
     ap.add_argument("--ingest-delay", type=float, default=5.0, help="seconds into the load when the ingest starts")
@@ -358,27 +391,37 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             with open(logs / "chroma.log", "wb") as log:
                 chroma_exe = str(BIN / "chroma") if (BIN / "chroma").exists() else "chroma"
-                procs.append(subprocess.Popen([chroma_exe, "run", "--path", str(work / "chroma"), "--host", "127.0.0.1",
-                                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL))
+                procs.append(
+                    subprocess.Popen(
+                        [chroma_exe, "run", "--path", str(work / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
             wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", 60, procs[-1], logs / "chroma.log")
             settings_env["ASSISTANT_CHROMA_URL"] = f"http://127.0.0.1:{port}"
         env = env_for(settings_env)
 
         print(f"[load] ingesting {corpus} ...", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run(assistant_cmd() + ["ingest", str(corpus), "--json"], env=env, cwd=work,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            assistant_cmd() + ["ingest", str(corpus), "--json"], env=env, cwd=work, capture_output=True, text=True
+        )
         if proc.returncode != 0:
             raise SystemExit(f"ingest failed: {proc.stderr[-2000:]}")
         first_ingest = json.loads(proc.stdout)
         first_ingest_s = time.perf_counter() - t0
         n_docs = len(first_ingest["added"]) + len(first_ingest["updated"]) + len(first_ingest["unchanged"])
-        print(f"[load] {n_docs} documents indexed ({first_ingest['chunks']} chunks embedded, {first_ingest_s:.0f}s)", flush=True)
+        print(
+            f"[load] {n_docs} documents indexed ({first_ingest['chunks']} chunks embedded, {first_ingest_s:.0f}s)",
+            flush=True,
+        )
 
         if late is not None:  # a reused work dir: the late files must be new to the index again
-            docs = subprocess.run(assistant_cmd() + ["documents", "--json"], env=env, cwd=work, capture_output=True,
-                                  text=True)
+            docs = subprocess.run(
+                assistant_cmd() + ["documents", "--json"], env=env, cwd=work, capture_output=True, text=True
+            )
             stale = [d["source"] for d in json.loads(docs.stdout or "[]") if d["source"].startswith(str(late) + os.sep)]
             if stale:
                 subprocess.run(assistant_cmd() + ["remove"] + stale, env=env, cwd=work, capture_output=True, text=True)
@@ -386,8 +429,16 @@ def main(argv: list[str] | None = None) -> int:
         app_port = free_port()
         url = f"http://127.0.0.1:{app_port}/"
         with open(logs / "serve.log", "wb") as log:
-            procs.append(subprocess.Popen(assistant_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(app_port)],
-                                          env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    assistant_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(app_port)],
+                    env=env,
+                    cwd=work,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
         wait_http(url, 300, procs[-1], logs / "serve.log")
         print(f"[load] app up at {url}", flush=True)
 
@@ -405,22 +456,47 @@ def main(argv: list[str] | None = None) -> int:
             deadline[0] = time.monotonic() + 60 * args.minutes
 
         gate = threading.Barrier(args.users, action=start_clock)
-        threads = [threading.Thread(target=user_loop, daemon=True, name=f"user-{i}",
-                                    args=(i, url, questions, args.users, args.questions_per_user, deadline,
-                                          args.request_timeout, texts, roots, records, lock, gate))
-                   for i in range(args.users)]
+        threads = [
+            threading.Thread(
+                target=user_loop,
+                daemon=True,
+                name=f"user-{i}",
+                args=(
+                    i,
+                    url,
+                    questions,
+                    args.users,
+                    args.questions_per_user,
+                    deadline,
+                    args.request_timeout,
+                    texts,
+                    roots,
+                    records,
+                    lock,
+                    gate,
+                ),
+            )
+            for i in range(args.users)
+        ]
         ingest_run = IngestRun()
         t_load = time.time()
         for t in threads:
             t.start()
         ingester = None
         if late is not None:
-            ingester = threading.Thread(target=concurrent_ingest, daemon=True, name="ingest",
-                                        args=(late, env, url, args.ingest_delay, ingest_run, logs / "late-ingest.log"))
+            ingester = threading.Thread(
+                target=concurrent_ingest,
+                daemon=True,
+                name="ingest",
+                args=(late, env, url, args.ingest_delay, ingest_run, logs / "late-ingest.log"),
+            )
             ingester.start()
-        print(f"[load] {args.users} users asking for {args.minutes:g} min"
-              + (f" (at most {args.questions_per_user} each)" if args.questions_per_user else "")
-              + (f"; ingesting {late} meanwhile" if late else ""), flush=True)
+        print(
+            f"[load] {args.users} users asking for {args.minutes:g} min"
+            + (f" (at most {args.questions_per_user} each)" if args.questions_per_user else "")
+            + (f"; ingesting {late} meanwhile" if late else ""),
+            flush=True,
+        )
         while any(t.is_alive() for t in threads):
             time.sleep(10)
             with lock:
@@ -442,11 +518,16 @@ def main(argv: list[str] | None = None) -> int:
     bad_cites = [r for r in records if r.bad_citations]
     per_user = [sum(1 for r in ok if r.user == i) for i in range(args.users)]
     span = (max(r.started + r.latency for r in ok) - min(r.started for r in ok)) if ok else 0.0
-    llm = args.llm_url or (Path(args.llm_model).name if args.llm_model else "packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M")
+    llm = args.llm_url or (
+        Path(args.llm_model).name if args.llm_model else "packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M"
+    )
     late_ok = late is None or (ingest_run.searchable and not ingest_run.error)
     passed = not errors and not crossed and not bad_cites and late_ok and bool(ok)
 
-    cmd = " ".join(shlex.quote(a) for a in [".venv/bin/python", "benchmarks/load.py"] + (argv if argv is not None else sys.argv[1:]))
+    cmd = " ".join(
+        shlex.quote(a)
+        for a in [".venv/bin/python", "benchmarks/load.py"] + (argv if argv is not None else sys.argv[1:])
+    )
     lines = [
         "# Load test: concurrent users on `assistant serve`",
         "",
@@ -480,18 +561,26 @@ def main(argv: list[str] | None = None) -> int:
         "generates one at a time, so answers are served one after another",
         "",
         "## Ingest during the load",
-        ("- none (no late files)" if late is None else
-         f"- `assistant ingest` of {len(list(late.iterdir()))} files in a separate process, started "
-         f"{ingest_run.started_at - t_load:.0f}s into the load: "
-         + (f"failed: {ingest_run.error}" if ingest_run.error else
-            f"{(ingest_run.report or {}).get('chunks', '?')} chunks in {fmt(ingest_run.seconds)}s; "
-            f"{ingest_run.search_note}")),
+        (
+            "- none (no late files)"
+            if late is None
+            else f"- `assistant ingest` of {len(list(late.iterdir()))} files in a separate process, started "
+            f"{ingest_run.started_at - t_load:.0f}s into the load: "
+            + (
+                f"failed: {ingest_run.error}"
+                if ingest_run.error
+                else f"{(ingest_run.report or {}).get('chunks', '?')} chunks in {fmt(ingest_run.seconds)}s; "
+                f"{ingest_run.search_note}"
+            )
+        ),
         "",
         "## Problems",
     ]
-    problems = ([f"- user {r.user}, {r.question!r}: {r.error}" for r in errors]
-                + [f"- user {r.user}: {p}" for r in crossed for p in r.crossed]
-                + [f"- user {r.user}, {r.question!r}: {p}" for r in bad_cites for p in r.bad_citations])
+    problems = (
+        [f"- user {r.user}, {r.question!r}: {r.error}" for r in errors]
+        + [f"- user {r.user}: {p}" for r in crossed for p in r.crossed]
+        + [f"- user {r.user}, {r.question!r}: {p}" for r in bad_cites for p in r.bad_citations]
+    )
     if late is not None and not late_ok:
         problems.append(f"- late documents not searchable: {ingest_run.error or ingest_run.search_note}")
     lines += problems[:50] or ["- none"]

@@ -13,6 +13,7 @@ evidence sentence in the top k"; mrr@10 the reciprocal rank of the first chunk h
 
     .venv/bin/python benchmarks/retrieval.py [--out benchmarks/retrieval.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import assistant  # noqa: E402,F401  (sets the offline environment before any model library loads)
-
 from benchmarks.common import CACHE, DEV, machine, percentile  # noqa: E402
 
 
@@ -74,7 +74,9 @@ def main(argv=None):
         return [by_id[i] for i in sorted(score, key=lambda i: -score[i])[:10]]
 
     rankers = {
-        "dense": dense, "bm25": lexical, "rrf": rrf,
+        "dense": dense,
+        "bm25": lexical,
+        "rrf": rrf,
         "hybrid_v0": lambda q: [p.chunk for p in legacy.search(q, 10)],
         "ours": lambda q: [p.chunk for p in ours.search(q, 10)],
     }
@@ -90,10 +92,18 @@ def main(argv=None):
             times.append(time.perf_counter() - t0)
             ranks = ev.fact_ranks(facts, [c.text for c in got])
             files = [os.path.basename(c.source) for c in got]
-            rows.append({"type": q["type"], "hits@4": ev.hits_at(ranks, 4), "hits@10": ev.hits_at(ranks, 10),
-                         "hits_any@10": ev.hits_any_at(ranks, 10), "mrr@10": ev.mrr_at(ranks, 10),
-                         "doc_recall@10": ev.doc_recall([os.path.basename(e) for e in q["evidence"]], files)
-                         if q["answerable"] else None})
+            rows.append(
+                {
+                    "type": q["type"],
+                    "hits@4": ev.hits_at(ranks, 4),
+                    "hits@10": ev.hits_at(ranks, 10),
+                    "hits_any@10": ev.hits_any_at(ranks, 10),
+                    "mrr@10": ev.mrr_at(ranks, 10),
+                    "doc_recall@10": ev.doc_recall([os.path.basename(e) for e in q["evidence"]], files)
+                    if q["answerable"]
+                    else None,
+                }
+            )
             if args.v and facts and name == "ours":
                 print(q["id"], q["type"], ranks, file=sys.stderr)
 
@@ -110,8 +120,11 @@ def main(argv=None):
         entry["p95_ms"] = round(1000 * percentile(times, 95), 1)
         entry["by_type"] = {t: agg([r for r in rows if r["type"] == t]) for t in sorted({r["type"] for r in rows})}
         result["rankers"][name] = entry
-        print(f"{name:10s} hits@4={entry['hits@4']} hits@10={entry['hits@10']} hits_any@10={entry['hits_any@10']} "
-              f"mrr@10={entry['mrr@10']} doc_recall@10={entry['doc_recall@10']} p50={entry['p50_ms']}ms", file=sys.stderr)
+        print(
+            f"{name:10s} hits@4={entry['hits@4']} hits@10={entry['hits@10']} hits_any@10={entry['hits_any@10']} "
+            f"mrr@10={entry['mrr@10']} doc_recall@10={entry['doc_recall@10']} p50={entry['p50_ms']}ms",
+            file=sys.stderr,
+        )
     Path(args.out).write_text(json.dumps(result, indent=1))
     return result
 

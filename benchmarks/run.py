@@ -1,6 +1,6 @@
 """Run every benchmark and write benchmarks/results.md (+ results.json).
 
-    .venv/bin/python -m benchmarks.run                      # all: retrieval, baseline (10 questions), ingest, scale 10k+100k
+    .venv/bin/python -m benchmarks.run  # all: retrieval, baseline (10 questions), ingest, scale 10k+100k
     .venv/bin/python -m benchmarks.run --limit 5 --only baseline
     .venv/bin/python -m benchmarks.run --only report         # re-render results.md from the JSON files
 
@@ -8,6 +8,7 @@ Each part writes its own JSON next to this file (retrieval.json, baseline.json, 
 scale.json); results.md is rendered from whichever exist, so parts can be re-run alone.
 Timings are wall-clock on a shared 2-core machine: expect +-20% between runs.
 """
+
 from __future__ import annotations
 
 import argparse

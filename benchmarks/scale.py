@@ -16,6 +16,7 @@ folder is served by ``chroma run`` and measured again through ``ASSISTANT_CHROMA
 
     .venv/bin/python benchmarks/scale.py --sizes 10000 100000 [--server] [--out benchmarks/scale.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import assistant  # noqa: E402,F401  (sets the offline environment before any model library loads)
-
 from benchmarks.common import CACHE, DEV, machine, percentile, rss_mib  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def sentence_table(corpus: Path):
         d = read_document(f)
         body = header_end(d.text)
         first = len(sents)
-        sents += [d.text[s.start:s.end] for s in sentences(d.text, body)]
+        sents += [d.text[s.start : s.end] for s in sentences(d.text, body)]
         if len(sents) > first:
             docs.append((d.title, d.date, index_prefix(d), first, len(sents)))
     return sents, docs
@@ -83,8 +83,9 @@ class ChunkMaker:
 
     def __init__(self, sents, docs, svecs, seed: int = 7):
         self.sents, self.docs, self.svecs = sents, docs, svecs
-        self.windows = [(d, s, w) for d, (_, _, _, a, b) in enumerate(docs) for s in range(a, b)
-                        for w in range(3, 11) if s + w <= b]
+        self.windows = [
+            (d, s, w) for d, (_, _, _, a, b) in enumerate(docs) for s in range(a, b) for w in range(3, 11) if s + w <= b
+        ]
         random.Random(seed).shuffle(self.windows)
 
     def make(self, start: int, end: int):
@@ -99,13 +100,24 @@ class ChunkMaker:
                 rng = random.Random(i)
                 a, b = self.windows[rng.randrange(nw)], self.windows[rng.randrange(nw)]
                 parts = [a, b] if a[0] != b[0] else [a]
-            text = " ".join(" ".join(self.sents[s:s + w]) for _, s, w in parts)
-            v = np.sum([self.svecs[s:s + w].sum(axis=0) for _, s, w in parts], axis=0)
+            text = " ".join(" ".join(self.sents[s : s + w]) for _, s, w in parts)
+            v = np.sum([self.svecs[s : s + w].sum(axis=0) for _, s, w in parts], axis=0)
             vecs[k] = v / (np.linalg.norm(v) or 1.0)
             title, date, context, _, _ = self.docs[parts[0][0]]
             doc = i // self.PER_DOC
-            chunks.append(Chunk(id=f"b{i:07d}", source=f"/bench/doc{doc:06d}.txt", title=title, date=date,
-                                doc_hash=f"h{doc}", start=0, end=len(text), text=text, context=context))
+            chunks.append(
+                Chunk(
+                    id=f"b{i:07d}",
+                    source=f"/bench/doc{doc:06d}.txt",
+                    title=title,
+                    date=date,
+                    doc_hash=f"h{doc}",
+                    start=0,
+                    end=len(text),
+                    text=text,
+                    context=context,
+                )
+            )
         return chunks, vecs
 
 
@@ -167,7 +179,8 @@ def measure(settings, questions: list[str], label: str, server_pid: int | None =
         store.query(v, 50)
         dense.append(time.perf_counter() - t0)
     out = {
-        "mode": label, "chunks": store.count(),
+        "mode": label,
+        "chunks": store.count(),
         "hybrid_search_p50_ms": round(1000 * percentile(hybrid, 50), 1),
         "hybrid_search_p95_ms": round(1000 * percentile(hybrid, 95), 1),
         "dense_query_p50_ms": round(1000 * percentile(dense, 50), 1),
@@ -192,8 +205,11 @@ def _free_port() -> int:
 def run_server(index_dir: Path):
     port = _free_port()
     exe = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(exe), "run", "--path", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "run", "--path", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import urllib.request
 
     for _ in range(600):
@@ -202,7 +218,7 @@ def run_server(index_dir: Path):
             return proc, port
         except Exception:
             if proc.poll() is not None:
-                raise RuntimeError("chroma run exited")
+                raise RuntimeError("chroma run exited") from None
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("chroma server did not start")
@@ -235,7 +251,6 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "scale.json"))
     args = p.parse_args(argv)
 
-
     sents, docs = sentence_table(DEV / "corpus")
     svecs = sentence_vectors(sents)
     results = []
@@ -252,8 +267,9 @@ def main(argv=None):
             print(f"[{n}] measuring server", file=sys.stderr)
             proc, port = run_server(index_dir)
             try:
-                row["server"] = _measure_in_child({"chroma_url": f"http://127.0.0.1:{port}"}, args.questions,
-                                                  "server", proc.pid)
+                row["server"] = _measure_in_child(
+                    {"chroma_url": f"http://127.0.0.1:{port}"}, args.questions, "server", proc.pid
+                )
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -261,8 +277,16 @@ def main(argv=None):
         results.append(row)
         done = {r["size"]: r for r in prior.get("results", [])}
         done.update({r["size"]: r for r in results})
-        Path(args.out).write_text(json.dumps({"machine": machine(), "results": sorted(done.values(), key=lambda r: r["size"]),
-                                              "method": __doc__.split("\n\n")[1]}, indent=1))
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "results": sorted(done.values(), key=lambda r: r["size"]),
+                    "method": __doc__.split("\n\n")[1],
+                },
+                indent=1,
+            )
+        )
     return results
 
 

@@ -16,6 +16,7 @@ of that prediction, and the share of contradicted pairs it lets through:
 It needs the shared dev set beside the checkout (the pairs' quotes are read from its files to
 check they are exact). ~2 s a pair with the embedded 1.5B model on two cores.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,6 @@ import os
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 from .common import DEV, ROOT, machine
 
@@ -37,8 +36,9 @@ def _source(quote: str, file: str):
     from assistant.evidence import Source
     from assistant.schema import Chunk, Passage
 
-    chunk = Chunk(id="pair", source=file, title=Path(file).stem, date="", doc_hash="", start=0,
-                  end=len(quote), text=quote)
+    chunk = Chunk(
+        id="pair", source=file, title=Path(file).stem, date="", doc_hash="", start=0, end=len(quote), text=quote
+    )
     return Source(n=1, passage=Passage(chunk=chunk, score=1.0), start=0, end=len(quote), text=quote, score=1.0)
 
 
@@ -78,17 +78,23 @@ def main() -> dict:
     for p in pairs:
         src = _source(p["quote"], p["file"])
         vecs = embedder.embed([p["claim"], p["quote"]])
-        rows.append({
-            "id": p["id"], "label": p["label"], "kind": p["kind"],
-            "overlap": check(p["claim"], p["quote"], p["question"]).ok,
-            "grounded": grounded(p["claim"], p["quote"], p["question"]).ok,
-            "cosine": float(vecs[0] @ vecs[1]),
-            "judge": judge.claim(p["question"], p["claim"], [src]).p,
-        })
+        rows.append(
+            {
+                "id": p["id"],
+                "label": p["label"],
+                "kind": p["kind"],
+                "overlap": check(p["claim"], p["quote"], p["question"]).ok,
+                "grounded": grounded(p["claim"], p["quote"], p["question"]).ok,
+                "cosine": float(vecs[0] @ vecs[1]),
+                "judge": judge.claim(p["question"], p["claim"], [src]).p,
+            }
+        )
     judge_s = (time.perf_counter() - t0) / len(pairs)
     gold = [r["label"] for r in rows]
-    table = {"word overlap (verify.check, before)": _scores([r["overlap"] for r in rows], gold),
-             "grounded (verify.grounded)": _scores([r["grounded"] for r in rows], gold)}
+    table = {
+        "word overlap (verify.check, before)": _scores([r["overlap"] for r in rows], gold),
+        "grounded (verify.grounded)": _scores([r["grounded"] for r in rows], gold),
+    }
     for t in (0.3, 0.4, 0.5, 0.6):
         table[f"embedding cosine >= {t}"] = _scores([r["cosine"] >= t for r in rows], gold)
     for t in THRESHOLDS:
@@ -97,20 +103,32 @@ def main() -> dict:
         table[f"grounded + judge >= {t}"] = _scores([r["grounded"] and r["judge"] >= t for r in rows], gold)
     for t in (0.4, 0.5, 0.6):
         table[f"word overlap + judge >= {t}"] = _scores([r["overlap"] and r["judge"] >= t for r in rows], gold)
-    result = {"pairs": len(rows), "labels": {g: gold.count(g) for g in sorted(set(gold))},
-              "seconds_per_pair": round(judge_s, 2), "machine": machine(), "table": table, "rows": rows}
+    result = {
+        "pairs": len(rows),
+        "labels": {g: gold.count(g) for g in sorted(set(gold))},
+        "seconds_per_pair": round(judge_s, 2),
+        "machine": machine(),
+        "table": table,
+        "rows": rows,
+    }
     out = ROOT / "benchmarks"
     (out / "support.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    lines = ["# Support signals on labelled claim/quote pairs", "",
-             f"{len(rows)} pairs ({', '.join(f'{v} {k}' for k, v in result['labels'].items())}), "
-             f"written for this benchmark over the dev corpora (`benchmarks/support_pairs.jsonl`). "
-             f"Positive class: supported. {judge_s:.2f} s a pair (embedding + judge), load average "
-             f"{result['machine']['loadavg_at_start']:.1f} at start. Reproduce: `python -m benchmarks.support`.", "",
-             "| signal | precision | recall | accuracy | unsupported passed | contradicted passed |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Support signals on labelled claim/quote pairs",
+        "",
+        f"{len(rows)} pairs ({', '.join(f'{v} {k}' for k, v in result['labels'].items())}), "
+        f"written for this benchmark over the dev corpora (`benchmarks/support_pairs.jsonl`). "
+        f"Positive class: supported. {judge_s:.2f} s a pair (embedding + judge), load average "
+        f"{result['machine']['loadavg_at_start']:.1f} at start. Reproduce: `python -m benchmarks.support`.",
+        "",
+        "| signal | precision | recall | accuracy | unsupported passed | contradicted passed |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, m in table.items():
-        lines.append(f"| {name} | {m['precision']} | {m['recall']} | {m['accuracy']} | "
-                     f"{m['unsupported_passed']} | {m['contradicted_passed']} |")
+        lines.append(
+            f"| {name} | {m['precision']} | {m['recall']} | {m['accuracy']} | "
+            f"{m['unsupported_passed']} | {m['contradicted_passed']} |"
+        )
     (out / "support.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return result

@@ -3,6 +3,7 @@
 The embedded 1.5B LLM is loaded once per session (``assistant_llm``) because loading and
 warming it costs seconds; tests that only need *an* LLM use the tiny SmolLM2 instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import assistant  # noqa: E402,F401  (sets the offline environment, see assistant.ENVIRONMENT)
+
 for var in list(os.environ):  # a developer's own settings must not leak into tests
     if var.startswith("ASSISTANT_"):
         del os.environ[var]
@@ -20,6 +22,7 @@ for var in list(os.environ):  # a developer's own settings must not leak into te
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = SEEDS / "000_e58740dbd93eda86.txt"
+
 
 def _shared_dir() -> Path:
     """The team's shared folder (evaluation data): beside the checkout, or where it lives on

@@ -6,6 +6,7 @@ document), then an uploaded document and a follow-up question about it, answered
 citation into the upload. Screenshots go to test-artifacts/ (1366x768 and 390x844); a small
 laptop one is copied to docs/screenshot.png.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,25 @@ from assistant import Assistant, Settings  # noqa: E402
 from assistant.web import build_app, launch  # noqa: E402
 
 # Gradio's local queue statistics use a pandas option pandas deprecates: not ours to fix.
-pytestmark = [pytest.mark.browser, pytest.mark.llm, pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.llm,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 SEED_QUESTION = "Has Trump authorized the strikes?"
@@ -82,8 +95,9 @@ def open_app(browser, url, viewport=LAPTOP):
 
 
 def bot_messages(page) -> list[str]:
-    return page.eval_on_selector_all("#chatbot .message-row.bot-row",
-                                     "els => els.map(e => e.innerText.trim()).filter(Boolean)")
+    return page.eval_on_selector_all(
+        "#chatbot .message-row.bot-row", "els => els.map(e => e.innerText.trim()).filter(Boolean)"
+    )
 
 
 def ask(page, question: str, n_answers: int):
@@ -93,7 +107,10 @@ def ask(page, question: str, n_answers: int):
     page.wait_for_function(
         """n => { const links = document.querySelectorAll('#chatbot .sources a.cite');
                   const turns = new Set([...links].map(a => a.getAttribute('href').split('-')[1]));
-                  return turns.size >= n; }""", arg=n_answers, timeout=ANSWER_TIMEOUT_MS)
+                  return turns.size >= n; }""",
+        arg=n_answers,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
 
 
 def no_horizontal_overflow(page) -> bool:

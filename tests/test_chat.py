@@ -35,8 +35,10 @@ def test_a_bad_rewrite_falls_back_to_the_question():
 def test_a_rewrite_must_keep_the_names_the_user_wrote():
     history = [("What are U.S. officials planning?", "Strikes on traffickers in Venezuela [1].")]
     q = "Has Trump approved them?"
-    assert standalone_question(EchoLLM("Has the U. S. military approved the strikes?"), history, q) == \
-        "Has Trump approved them? (following: What are U.S. officials planning?)"
+    assert (
+        standalone_question(EchoLLM("Has the U. S. military approved the strikes?"), history, q)
+        == "Has Trump approved them? (following: What are U.S. officials planning?)"
+    )
     good = "Has President Trump approved the strikes on traffickers in Venezuela?"
     assert standalone_question(EchoLLM(good), history, q) == good
     assert standalone_question(EchoLLM("Has Trump's team approved the strikes?"), history, q).startswith("Has Trump's")
@@ -45,18 +47,26 @@ def test_a_rewrite_must_keep_the_names_the_user_wrote():
 def test_a_rewrite_must_keep_the_key_words_the_user_wrote():
     history = [("What is the harbour authority drafting?", "A new ferry timetable [1].")]
     q = "Has the director signed it?"
-    assert standalone_question(EchoLLM("Has the harbour authority signed the ferry timetable?"), history, q) == \
-        "Has the director signed it? (following: What is the harbour authority drafting?)"
+    assert (
+        standalone_question(EchoLLM("Has the harbour authority signed the ferry timetable?"), history, q)
+        == "Has the director signed it? (following: What is the harbour authority drafting?)"
+    )
     good = "Has the director signed the new ferry timetable?"
     assert standalone_question(EchoLLM(good), history, q) == good
 
 
 @pytest.mark.llm
 def test_follow_up_is_rewritten_by_the_real_llm(seed_assistant):
-    history = [("What are U.S. military officials planning against Venezuela?",
-                "They are drafting plans for strikes on drug traffickers inside Venezuela [1]."),
-               ("Who leads the trafficking networks, according to Trump?",
-                "Trump has insisted that Venezuelan President Nicolás Maduro leads them [1].")]
+    history = [
+        (
+            "What are U.S. military officials planning against Venezuela?",
+            "They are drafting plans for strikes on drug traffickers inside Venezuela [1].",
+        ),
+        (
+            "Who leads the trafficking networks, according to Trump?",
+            "Trump has insisted that Venezuelan President Nicolás Maduro leads them [1].",
+        ),
+    ]
     q = standalone_question(seed_assistant.llm, history, "Has Trump approved the strikes yet?")
     assert "strike" in q.lower()
     q2 = standalone_question(seed_assistant.llm, history[:1], "Has Trump approved them?")

@@ -1,4 +1,5 @@
 """`assistant eval`: metric functions against hand-computed values, and real end-to-end runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,18 +8,28 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from assistant import evaluate as ev
-
-from conftest import SHARED
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
 
-OVERALL_KEYS = {"hits@10", "mrr@10", "doc_recall@10", "context_hits", "accuracy", "refusal_rate",
-                "false_refusal_rate", "citation_exact_rate", "citation_in_evidence_rate",
-                "p50_first_token_s", "p50_total_s", "n_questions"}
+OVERALL_KEYS = {
+    "hits@10",
+    "mrr@10",
+    "doc_recall@10",
+    "context_hits",
+    "accuracy",
+    "refusal_rate",
+    "false_refusal_rate",
+    "citation_exact_rate",
+    "citation_in_evidence_rate",
+    "p50_first_token_s",
+    "p50_total_s",
+    "n_questions",
+}
 
 
 # --------------------------------------------------------------------------- retrieval metrics
@@ -83,6 +94,7 @@ def test_merge_spans_joins_adjacent_sentences_of_one_document():
 
 # --------------------------------------------------------------------------- answer scoring
 
+
 def test_contains_gold_or_variant_case_insensitive():
     assert ev.is_correct("It was google, according to [1].", "Google")
     assert ev.is_correct("Released on Nov. 21, 1998 [2].", "November 21, 1998", ["Nov. 21, 1998"])
@@ -135,13 +147,24 @@ def _row(**kw):
 
 def test_aggregate_by_hand():
     rows = [
-        _row(correct=True, refused=False, **{"hits@10": 1.0, "mrr@10": 1.0}, total_s=2.0, first_token_s=1.0,
-             citations=[{"exact": True, "in_evidence": True}, {"exact": True, "in_evidence": False}]),
+        _row(
+            correct=True,
+            refused=False,
+            **{"hits@10": 1.0, "mrr@10": 1.0},
+            total_s=2.0,
+            first_token_s=1.0,
+            citations=[{"exact": True, "in_evidence": True}, {"exact": True, "in_evidence": False}],
+        ),
         _row(correct=False, refused=True, **{"hits@10": 0.5, "mrr@10": 0.25}, total_s=4.0, first_token_s=None),
-        _row(answerable=False, correct=True, refused=True, total_s=0.5,
-             citations=[]),
-        _row(answerable=False, correct=False, refused=False, total_s=6.0, first_token_s=3.0,
-             citations=[{"exact": False, "in_evidence": None}]),
+        _row(answerable=False, correct=True, refused=True, total_s=0.5, citations=[]),
+        _row(
+            answerable=False,
+            correct=False,
+            refused=False,
+            total_s=6.0,
+            first_token_s=3.0,
+            citations=[{"exact": False, "in_evidence": None}],
+        ),
         _row(correct=False, error="RuntimeError: boom", refused=None),
     ]
     m = ev.aggregate(rows)  # rounded to 4 decimals
@@ -160,8 +183,11 @@ def test_aggregate_by_hand():
 
 def test_load_questions_defaults_and_limit(tmp_path):
     p = tmp_path / "q.jsonl"
-    p.write_text('{"question": "A?", "must_contain_any": ["a"]}\n\n{"id": "b", "question": "B?", "type": "x",'
-                 ' "answerable": false}\n', encoding="utf-8")
+    p.write_text(
+        '{"question": "A?", "must_contain_any": ["a"]}\n\n{"id": "b", "question": "B?", "type": "x",'
+        ' "answerable": false}\n',
+        encoding="utf-8",
+    )
     qs = ev.load_questions(str(p))
     assert [q["id"] for q in qs] == ["q1", "b"]
     assert qs[0]["type"] == "seed" and qs[0]["answerable"] is True and qs[1]["type"] == "x"
@@ -172,6 +198,7 @@ def test_load_questions_defaults_and_limit(tmp_path):
 
 
 # --------------------------------------------------------------------------- end to end
+
 
 def _args(tmp_path, **kw):
     if not SEED_QUESTIONS.exists():

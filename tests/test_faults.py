@@ -6,6 +6,7 @@ over a few hundred files is killed -9 twice, at two different points (during the
 build, and during a re-sync that updates, deletes and adds files), and the next run must
 leave an index where every file is present exactly once and nothing is stale.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED_FILE, SEED_QUESTION
 from test_server_mode import DEV_CORPUS, LLMServer, _env, index_problems, run_cli
 
@@ -50,8 +50,9 @@ def _write_corpus(folder: Path, n: int) -> list[Path]:
         sub = folder / f"part{i % 7}" / ("deep" if i % 3 == 0 else "")
         sub.mkdir(parents=True, exist_ok=True)
         f = sub / f"doc{i:04d}.txt"
-        f.write_text(f"Title: Fault test document {i}\nDate: 2024-01-{1 + i % 28:02d}\n\n{paras[i]}\n",
-                     encoding="utf-8")
+        f.write_text(
+            f"Title: Fault test document {i}\nDate: 2024-01-{1 + i % 28:02d}\n\n{paras[i]}\n", encoding="utf-8"
+        )
         files.append(f)
     return files
 
@@ -70,14 +71,22 @@ def _writes(index_dir: Path) -> int:
 def _ingest_and_kill(folder: Path, index_dir: Path, cwd: Path, after_writes: int, timeout: float = 300) -> int:
     """Start `assistant ingest folder`, SIGKILL it once more than `after_writes` records are in."""
     exe = [str(BIN / "assistant")] if (BIN / "assistant").exists() else [sys.executable, "-m", "assistant.cli"]
-    proc = subprocess.Popen(exe + ["ingest", str(folder)], env=_env(ASSISTANT_INDEX_DIR=str(index_dir)), cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        exe + ["ingest", str(folder)],
+        env=_env(ASSISTANT_INDEX_DIR=str(index_dir)),
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     end = time.monotonic() + timeout
     try:
         while time.monotonic() < end:
             if proc.poll() is not None:
-                pytest.fail(f"ingest finished (rc {proc.returncode}) before it could be killed: "
-                            f"{proc.stderr.read().decode(errors='replace')[-500:]}")
+                pytest.fail(
+                    f"ingest finished (rc {proc.returncode}) before it could be killed: "
+                    f"{proc.stderr.read().decode(errors='replace')[-500:]}"
+                )
             written = _writes(index_dir)
             if written > after_writes:
                 proc.send_signal(signal.SIGKILL)
@@ -129,8 +138,9 @@ def test_ingest_killed_at_two_points_then_resynced_is_consistent(tmp_path):
     extra = folder / "late"
     extra.mkdir()
     for i in range(10):
-        (extra / f"late{i}.md").write_text(f"# Late note {i}\n\nThe late note number {i} mentions zeppelins.\n",
-                                           encoding="utf-8")
+        (extra / f"late{i}.md").write_text(
+            f"# Late note {i}\n\nThe late note number {i} mentions zeppelins.\n", encoding="utf-8"
+        )
 
     # Kill 2: in the middle of the re-sync (new versions written, old ones not yet deleted).
     _ingest_and_kill(folder, index_dir, tmp_path, after_writes=_writes(index_dir))
@@ -168,8 +178,11 @@ def test_llm_server_dying_mid_answer_is_an_llm_error_and_restart_recovers(tmp_pa
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / SEED_FILE.name).write_bytes(SEED_FILE.read_bytes())
-    a = Assistant(Settings.load(index_dir=str(tmp_path / "index"), llm_url=tiny_llm_server.url, llm_timeout_s=20,
-                                max_answer_tokens=32))
+    a = Assistant(
+        Settings.load(
+            index_dir=str(tmp_path / "index"), llm_url=tiny_llm_server.url, llm_timeout_s=20, max_answer_tokens=32
+        )
+    )
     a.embedder = shared_embedder
     a.ingest(str(corpus))
 

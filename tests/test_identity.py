@@ -3,16 +3,15 @@
 Real embedders (the packaged MiniLM and two models derived from it: one projecting to 128
 dimensions, one to another 384-dimension space) and real embedded Chroma.
 """
+
 from __future__ import annotations
 
 import pytest
+from test_server_mode import assert_one_line_error, run_cli
 
 from assistant import Assistant
-from assistant.embed import Embedder
 from assistant.errors import IndexNotReady
 from assistant.settings import Settings
-
-from test_server_mode import assert_one_line_error, run_cli
 
 FERRY = "Title: Ferry timetable\n\nThe first ferry to Holmsund leaves at 06:40 from pier two.\n"
 BAKERY = "Title: Bakery notes\n\nThe Linden Street bakery bakes rye bread on Tuesdays and Fridays.\n"
@@ -99,6 +98,7 @@ def test_a_crash_during_rebuild_leaves_the_old_index(tmp_path, models_dir, monke
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for kill -9 mid-rebuild
+
     monkeypatch.setattr(assistant.core, "ingest", crash)
     with pytest.raises(KeyboardInterrupt):
         _assistant(tmp_path, embed_model=models_dir["dim128"]).ingest(str(a_dir), rebuild=True)
@@ -117,6 +117,7 @@ def test_a_crash_between_drop_and_rename_is_finished_on_open(tmp_path, models_di
     s = a.settings
     fresh = Store(s, collection=a.store.rebuild_name)
     from assistant.ingest import ingest
+
     ingest([str(a_dir)], fresh, a.embedder, s)
     fresh.update_metadata({"rebuild_complete": True})
     a.store.client.delete_collection(s.collection)  # the crash: old dropped, new not yet renamed

@@ -4,11 +4,13 @@ The mapping tests use a scripted stand-in for the Assistant (no model at all) so
 field, the streaming fill-in and the history handling are checked in milliseconds; the rest use
 the real embedder and Chroma, and four real answers from the embedded LLM.
 """
+
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from conftest import SEED_FILE, SEED_QUESTION
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -19,8 +21,6 @@ from assistant import Assistant
 from assistant.answer import Event
 from assistant.integrations.llama_index import AssistantChatEngine, AssistantQueryEngine, AssistantRetriever
 from assistant.schema import Answer, Chunk, Citation, Passage
-
-from conftest import SEED_FILE, SEED_QUESTION
 
 METADATA_KEYS = {"refused", "citations", "removed_claims"}
 
@@ -41,10 +41,29 @@ class ScriptedAssistant:
         text = Assistant.text_of(self.source)
         quotes = ["have not been authorized by President Donald Trump", "four sources who spoke with NBC News"]
         spans = [(text.index(q), text.index(q) + len(q)) for q in quotes]
-        self.citations = [Citation(n=i + 1, source=self.source, title="Seed", date="2025-10-01", start=s, end=e,
-                                   quote=text[s:e], score=0.9 - i / 10) for i, (s, e) in enumerate(spans)]
-        self.chunk = Chunk(id="c0", source=self.source, title="Seed", date="2025-10-01", doc_hash="h",
-                           start=0, end=300, text=text[:300])
+        self.citations = [
+            Citation(
+                n=i + 1,
+                source=self.source,
+                title="Seed",
+                date="2025-10-01",
+                start=s,
+                end=e,
+                quote=text[s:e],
+                score=0.9 - i / 10,
+            )
+            for i, (s, e) in enumerate(spans)
+        ]
+        self.chunk = Chunk(
+            id="c0",
+            source=self.source,
+            title="Seed",
+            date="2025-10-01",
+            doc_hash="h",
+            start=0,
+            end=300,
+            text=text[:300],
+        )
         self.pieces = ["No, the strikes have not been authorized [1].", " Four sources said so [2]."]
         self.calls: list[tuple[str, list]] = []
         self.closed = 0
@@ -58,10 +77,18 @@ class ScriptedAssistant:
             yield Event("passages", [Passage(self.chunk, 0.5)])
             for piece in self.pieces:
                 yield Event("text", piece)
-            yield Event("answer", Answer(question=question, answer="".join(self.pieces), refused=False,
-                                         citations=self.citations, removed_claims=["Trump approved it [3]."],
-                                         standalone_question="rewritten" if history else None,
-                                         timings={"total_s": 1.0}))
+            yield Event(
+                "answer",
+                Answer(
+                    question=question,
+                    answer="".join(self.pieces),
+                    refused=False,
+                    citations=self.citations,
+                    removed_claims=["Trump approved it [3]."],
+                    standalone_question="rewritten" if history else None,
+                    timings={"total_s": 1.0},
+                ),
+            )
         finally:
             self.closed += 1
 
@@ -142,8 +169,12 @@ def test_chat_engine_keeps_history_and_passes_it_to_stream():
     assert [m.role for m in engine.chat_history] == [MessageRole.USER, MessageRole.ASSISTANT] * 2
     assert engine.chat_history[2].content == "Has he approved them?"
     # a given chat_history replaces the engine's; system messages and unanswered questions drop out
-    given = [ChatMessage(role=MessageRole.SYSTEM, content="be brief"), ChatMessage(role=MessageRole.USER, content="a?"),
-             ChatMessage(role=MessageRole.ASSISTANT, content="A."), ChatMessage(role=MessageRole.USER, content="b?")]
+    given = [
+        ChatMessage(role=MessageRole.SYSTEM, content="be brief"),
+        ChatMessage(role=MessageRole.USER, content="a?"),
+        ChatMessage(role=MessageRole.ASSISTANT, content="A."),
+        ChatMessage(role=MessageRole.USER, content="b?"),
+    ]
     asyncio.run(engine.achat("c?", chat_history=given))
     assert fake.calls[-1] == ("c?", [("a?", "A.")]) and len(engine.chat_history) == 4
     engine.reset()

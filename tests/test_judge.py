@@ -1,5 +1,6 @@
 """The support judge: prompt shape with a recording LLM, and the real 1.5B model on sentences
 written for these tests (clear cases; benchmarks/support.py measures the hard ones)."""
+
 import pytest
 
 from assistant.evidence import Source
@@ -10,8 +11,17 @@ QUOTE = "The harbour authority has not approved the new ferry timetable, port di
 
 
 def source(text=QUOTE, context="Title: Ferry timetable stalls | Source: Coast Herald | Date: 2026-05-04"):
-    chunk = Chunk(id="c", source="/docs/herald.txt", title="Ferry timetable stalls", date="2026-05-04",
-                  doc_hash="h", start=0, end=len(text), text=text, context=context)
+    chunk = Chunk(
+        id="c",
+        source="/docs/herald.txt",
+        title="Ferry timetable stalls",
+        date="2026-05-04",
+        doc_hash="h",
+        start=0,
+        end=len(text),
+        text=text,
+        context=context,
+    )
     return Source(n=1, passage=Passage(chunk=chunk, score=1.0), start=0, end=len(text), text=text, score=1.0)
 
 
@@ -40,9 +50,14 @@ def test_the_real_judge_separates_a_paraphrase_from_a_contradiction(seed_assista
     judge = Judge(seed_assistant.llm)
     q = "Has the ferry timetable been approved?"
     assert not judge.question(q, [source()]).ok  # a yes/no question is answered Yes from P >= 0.6
-    assert judge.question("Has the harbour authority withheld its approval of the timetable?", [source()]).p > \
-        judge.question(q, [source()]).p
-    said = judge.claim("What did Helga Brandt say?",
-                       "She said the harbour authority has not approved the new ferry timetable.", [source()])
+    assert (
+        judge.question("Has the harbour authority withheld its approval of the timetable?", [source()]).p
+        > judge.question(q, [source()]).p
+    )
+    said = judge.claim(
+        "What did Helga Brandt say?",
+        "She said the harbour authority has not approved the new ferry timetable.",
+        [source()],
+    )
     flipped = judge.claim("What did the authority decide?", "The authority approved the new timetable.", [source()])
     assert said.ok and not flipped.ok, (said, flipped)

@@ -1,4 +1,5 @@
 """Questions in other languages: detection, the localized reply, and a real Spanish question end to end."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,20 +8,25 @@ from assistant import phrases
 from assistant.language import detect, reply
 from assistant.schema import Answer
 
-FERRY = ("Title: Harbour notice\n\nThe first ferry to Holmsund leaves at 06:40 from pier two. "
-         "The harbour master has approved a second daily sailing, which starts in May.\n")
+FERRY = (
+    "Title: Harbour notice\n\nThe first ferry to Holmsund leaves at 06:40 from pier two. "
+    "The harbour master has approved a second daily sailing, which starts in May.\n"
+)
 
 
-@pytest.mark.parametrize("question,lang", [
-    ("¿A qué hora sale el primer ferry?", "es"),
-    ("À quelle heure part le premier ferry ?", "fr"),
-    ("Wann fährt die erste Fähre ab?", "de"),
-    ("第一班渡轮几点出发？", "zh"),
-    ("最初のフェリーは何時に出ますか？", "ja"),
-    ("Когда отправляется первый паром?", "ru"),
-    ("When does the first ferry leave?", "en"),
-    ("Holmsund?", "en"),  # too little to tell: the pipeline's own language
-])
+@pytest.mark.parametrize(
+    "question,lang",
+    [
+        ("¿A qué hora sale el primer ferry?", "es"),
+        ("À quelle heure part le premier ferry ?", "fr"),
+        ("Wann fährt die erste Fähre ab?", "de"),
+        ("第一班渡轮几点出发？", "zh"),
+        ("最初のフェリーは何時に出ますか？", "ja"),
+        ("Когда отправляется первый паром?", "ru"),
+        ("When does the first ferry leave?", "en"),
+        ("Holmsund?", "en"),  # too little to tell: the pipeline's own language
+    ],
+)
 def test_detect(question, lang):
     assert detect(question) == lang
 

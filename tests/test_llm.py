@@ -1,4 +1,6 @@
 """LLM backends against real models: the packaged SmolLM2-135M GGUF, in-process and over HTTP."""
+
+import json
 import os
 import socket
 import subprocess
@@ -7,7 +9,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import json
 import uuid
 from pathlib import Path
 
@@ -33,8 +34,7 @@ def tiny():
 
 def _long_system_prompt(tag: str) -> str:
     facts = "\n".join(
-        f"[{i}] Item {i} is painted blue, weighs {i * 3} grams and was made in {1900 + i}."
-        for i in range(40)
+        f"[{i}] Item {i} is painted blue, weighs {i * 3} grams and was made in {1900 + i}." for i in range(40)
     )
     return f"Session {tag}. Answer from these sources only.\n{facts}"
 
@@ -145,11 +145,32 @@ API_KEY = "test-key-" + uuid.uuid4().hex[:8]
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("llm_server") / "stderr.log"
-    with open(log_path, "w") as log, subprocess.Popen(
-        [sys.executable, "-m", "assistant.llm_server", "--model", tiny_llm_path(), "--port", "0",
-         "--n-ctx", "2048", "--threads", "2", "--name", "tiny", "--api-key", API_KEY],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
-    ) as proc:
+    with (
+        open(log_path, "w") as log,
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "assistant.llm_server",
+                "--model",
+                tiny_llm_path(),
+                "--port",
+                "0",
+                "--n-ctx",
+                "2048",
+                "--threads",
+                "2",
+                "--name",
+                "tiny",
+                "--api-key",
+                API_KEY,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        ) as proc,
+    ):
         try:
             line = proc.stdout.readline()  # "serving tiny at http://127.0.0.1:PORT/v1" once ready
             if not line.startswith("serving "):
@@ -167,7 +188,8 @@ def server_url(tmp_path_factory):
 
 def _http(url, body=None):
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode() if body is not None else None,
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=60) as r:
@@ -177,14 +199,16 @@ def _http(url, body=None):
 def test_llm_server_lists_model_and_answers_without_streaming(server_url):
     models = json.loads(_http(server_url + "/models"))
     assert [m["id"] for m in models["data"]] == ["tiny"]
-    reply = json.loads(_http(server_url + "/chat/completions",
-                             {"model": "tiny", "messages": QUESTION, "max_tokens": 8}))
+    reply = json.loads(
+        _http(server_url + "/chat/completions", {"model": "tiny", "messages": QUESTION, "max_tokens": 8})
+    )
     assert reply["choices"][0]["message"]["content"].strip()
 
 
 def test_llm_server_streams_sse(server_url):
-    raw = _http(server_url + "/chat/completions",
-                {"model": "tiny", "messages": QUESTION, "max_tokens": 8, "stream": True})
+    raw = _http(
+        server_url + "/chat/completions", {"model": "tiny", "messages": QUESTION, "max_tokens": 8, "stream": True}
+    )
     events = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]" and len(events) >= 4
 
@@ -197,8 +221,10 @@ def test_openai_compatible_llm_streams_from_real_server(server_url):
     assert llm.complete(QUESTION, max_tokens=6).strip()
 
 
-YES_NO = [{"role": "system", "content": "Reply with one word: Yes or No."},
-          {"role": "user", "content": "Is water wet?"}]
+YES_NO = [
+    {"role": "system", "content": "Reply with one word: Yes or No."},
+    {"role": "user", "content": "Is water wet?"},
+]
 
 
 def test_yes_probability_from_embedded_and_server_log_probabilities_agree(tiny, server_url):

@@ -1,4 +1,5 @@
 """Packaged model files: the real 1 GB GGUF is assembled from its 22 packages and verified."""
+
 import hashlib
 import os
 import tempfile

@@ -1,11 +1,11 @@
 """The README's Python examples are executed, so they cannot rot."""
+
 import os
 import re
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

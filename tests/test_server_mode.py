@@ -8,6 +8,7 @@ packaged 1.5B model behind ``python -m assistant.llm_server`` and wants a cited 
 The helpers (``ChromaServer``, ``LLMServer``, ``run_cli``, ``index_problems``) are reused by
 test_faults.py and test_bad_input.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEED_FILE, SEED_QUESTION, SHARED, free_port
 
 BIN = Path(sys.executable).parent
@@ -79,13 +79,16 @@ class ChromaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ChromaServer":
+    def start(self) -> ChromaServer:
         exe = BIN / "chroma" if (BIN / "chroma").exists() else shutil.which("chroma")
         assert exe, "the chroma CLI (chromadb) is not installed"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(exe), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=_env(),
             )
         _wait_http(self.url + "/api/v2/heartbeat", 30, self.proc, self.log)
         return self
@@ -108,12 +111,24 @@ class LLMServer:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self, timeout_s: float = 120) -> "LLMServer":
-        cmd = [sys.executable, "-m", "assistant.llm_server", "--model", self.model, "--port", str(self.port),
-               "--threads", "2", "--n-ctx", str(self.n_ctx)]
+    def start(self, timeout_s: float = 120) -> LLMServer:
+        cmd = [
+            sys.executable,
+            "-m",
+            "assistant.llm_server",
+            "--model",
+            self.model,
+            "--port",
+            str(self.port),
+            "--threads",
+            "2",
+            "--n-ctx",
+            str(self.n_ctx),
+        ]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                         env=_env(), cwd=ROOT)
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=_env(), cwd=ROOT
+            )
         end = time.monotonic() + timeout_s
         line = b""
         while time.monotonic() < end and b"\n" not in line:
@@ -135,9 +150,15 @@ class LLMServer:
 
 def _env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1",
-               ANONYMIZED_TELEMETRY="False", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false",
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        ANONYMIZED_TELEMETRY="False",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -145,8 +166,15 @@ def _env(**extra: str) -> dict:
 def run_cli(*args: str, env: dict, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """The installed `assistant` command (falls back to `python -m assistant.cli`)."""
     exe = [str(BIN / "assistant")] if (BIN / "assistant").exists() else [sys.executable, "-m", "assistant.cli"]
-    return subprocess.run(exe + list(args), env=_env(**env), cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        exe + list(args),
+        env=_env(**env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -165,7 +193,8 @@ def index_problems(store, folder: Path | None = None) -> list[str]:
     """Everything that makes an index inconsistent with the files (empty list = consistent).
 
     Each source has exactly one version (doc_hash), that version is the file's current
-    sha256 as chunked with the store's settings (identity.version_key), it has exactly n_chunks chunks, no two chunks share (source, start, end), and
+    sha256 as chunked with the store's settings (identity.version_key), it has exactly
+    n_chunks chunks, no two chunks share (source, start, end), and
     with ``folder`` given the indexed sources are exactly the readable files under it.
     """
     from assistant.documents import UnreadableFile, iter_files, read_document
@@ -223,7 +252,7 @@ def check_citations(answer) -> None:
     from assistant.documents import text_of
 
     for c in answer.citations:
-        assert text_of(c.source)[c.start:c.end] == c.quote
+        assert text_of(c.source)[c.start : c.end] == c.quote
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -259,8 +288,11 @@ def _assistant(shared_embedder, **settings):
 
 def test_ingest_and_incremental_sync_against_chroma_server(chroma, tmp_path, shared_embedder):
     corpus = small_corpus(tmp_path / "corpus")
-    cfg = {"ASSISTANT_CHROMA_URL": chroma.url, "ASSISTANT_INDEX_DIR": str(tmp_path / "local"),
-           "ASSISTANT_COLLECTION": "sync"}
+    cfg = {
+        "ASSISTANT_CHROMA_URL": chroma.url,
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "local"),
+        "ASSISTANT_COLLECTION": "sync",
+    }
 
     # First ingest through the real command, against the server.
     proc = run_cli("ingest", str(corpus), "--json", env=cfg, cwd=tmp_path)
@@ -279,8 +311,9 @@ def test_ingest_and_incremental_sync_against_chroma_server(chroma, tmp_path, sha
 
     # A changed file is replaced, not duplicated.
     changed = corpus / SEED_FILE.name
-    changed.write_text(changed.read_text(encoding="utf-8") + "\n\nA late paragraph about zeppelins.\n",
-                       encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\n\nA late paragraph about zeppelins.\n", encoding="utf-8"
+    )
     r = a.ingest(str(corpus))
     assert r.updated == [str(changed)] and len(r.unchanged) == 3 and r.chunks > 0
     assert index_problems(a.store, corpus) == []
@@ -304,8 +337,13 @@ def test_ask_through_chroma_server_and_llm_server(chroma, tiny_server, tmp_path,
     from assistant.llm import OpenAICompatibleLLM
 
     corpus = small_corpus(tmp_path / "corpus", n_dev=1)
-    a = _assistant(shared_embedder, chroma_url=chroma.url, llm_url=tiny_server.url,
-                   index_dir=str(tmp_path / "local"), collection="ask")
+    a = _assistant(
+        shared_embedder,
+        chroma_url=chroma.url,
+        llm_url=tiny_server.url,
+        index_dir=str(tmp_path / "local"),
+        collection="ask",
+    )
     a.ingest(str(corpus))
     assert isinstance(a.llm, OpenAICompatibleLLM) and a.llm.url == tiny_server.url
 
@@ -314,8 +352,12 @@ def test_ask_through_chroma_server_and_llm_server(chroma, tiny_server, tmp_path,
     check_citations(answer)
     assert a.llm.complete([{"role": "user", "content": "Say hello."}], max_tokens=8).strip()
 
-    cfg = {"ASSISTANT_CHROMA_URL": chroma.url, "ASSISTANT_LLM_URL": tiny_server.url,
-           "ASSISTANT_INDEX_DIR": str(tmp_path / "local"), "ASSISTANT_COLLECTION": "ask"}
+    cfg = {
+        "ASSISTANT_CHROMA_URL": chroma.url,
+        "ASSISTANT_LLM_URL": tiny_server.url,
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "local"),
+        "ASSISTANT_COLLECTION": "ask",
+    }
     proc = run_cli("ask", SEED_QUESTION, "--json", env=cfg, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
@@ -330,8 +372,13 @@ def test_default_model_behind_llm_server_answers_the_seed_question(chroma, tmp_p
 
     server = LLMServer(llm_model_path(Settings.load()), tmp_path).start()
     try:
-        a = _assistant(shared_embedder, chroma_url=chroma.url, llm_url=server.url,
-                       index_dir=str(tmp_path / "local"), collection="seed15b")
+        a = _assistant(
+            shared_embedder,
+            chroma_url=chroma.url,
+            llm_url=server.url,
+            index_dir=str(tmp_path / "local"),
+            collection="seed15b",
+        )
         a.ingest(str(small_corpus(tmp_path / "corpus", n_dev=2)))
         answer = a.ask(SEED_QUESTION)
     finally:
@@ -380,8 +427,12 @@ def test_llm_server_down_is_one_clear_cli_error(chroma, tmp_path, shared_embedde
     a = _assistant(shared_embedder, chroma_url=chroma.url, index_dir=str(tmp_path / "local"), collection="down")
     a.ingest(str(small_corpus(tmp_path / "corpus", n_dev=0)))
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    cfg = {"ASSISTANT_CHROMA_URL": chroma.url, "ASSISTANT_LLM_URL": dead, "ASSISTANT_COLLECTION": "down",
-           "ASSISTANT_INDEX_DIR": str(tmp_path / "local")}
+    cfg = {
+        "ASSISTANT_CHROMA_URL": chroma.url,
+        "ASSISTANT_LLM_URL": dead,
+        "ASSISTANT_COLLECTION": "down",
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "local"),
+    }
     assert_one_line_error(run_cli("ask", SEED_QUESTION, "--json", env=cfg, cwd=tmp_path), dead, "unreachable")
 
 
@@ -393,13 +444,38 @@ def test_load_benchmark_smoke(tmp_path):
     out, late = tmp_path / "load.md", tmp_path / "late"
     late.mkdir()
     for i, town in enumerate(["Quedlinburg", "Wernigerode"]):
-        (late / f"late{i}.txt").write_text(f"Title: Zeppelin hangar in {town}\n\nThe zeppelin hangar in {town} "
-                                           "reopened for visitors this spring.\n", encoding="utf-8")
+        (late / f"late{i}.txt").write_text(
+            f"Title: Zeppelin hangar in {town}\n\nThe zeppelin hangar in {town} reopened for visitors this spring.\n",
+            encoding="utf-8",
+        )
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "load.py"), "--users", "2", "--questions-per-user", "1",
-         "--minutes", "2", "--llm-model", tiny_llm_path(), "--corpus", str(SEED_FILE.parent), "--late", str(late),
-         "--ingest-delay", "0", "--out", str(out), "--work-dir", str(tmp_path / "work")],
-        env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=420,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "load.py"),
+            "--users",
+            "2",
+            "--questions-per-user",
+            "1",
+            "--minutes",
+            "2",
+            "--llm-model",
+            tiny_llm_path(),
+            "--corpus",
+            str(SEED_FILE.parent),
+            "--late",
+            str(late),
+            "--ingest-delay",
+            "0",
+            "--out",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        env=_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=420,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text()

@@ -25,7 +25,9 @@ def test_unknown_setting_is_an_error():
         Settings.load(colour="blue")
 
 
-@pytest.mark.parametrize("name,value", [("top_k", "0"), ("chunk_tokens", "1000"), ("port", "70000"), ("temperature", "-1")])
+@pytest.mark.parametrize(
+    "name,value", [("top_k", "0"), ("chunk_tokens", "1000"), ("port", "70000"), ("temperature", "-1")]
+)
 def test_values_that_cannot_work_are_refused_naming_the_variable(monkeypatch, name, value):
     from assistant.errors import SettingsError
 
@@ -39,8 +41,12 @@ def test_config_prints_effective_values_with_secrets_masked(tmp_path):
 
     from test_server_mode import run_cli
 
-    proc = run_cli("config", "--json", env={"ASSISTANT_AUTH": "ann:hunter2", "ASSISTANT_TOP_K": "7",
-                                            "ASSISTANT_API_KEYS": "k1,k2"}, cwd=tmp_path)
+    proc = run_cli(
+        "config",
+        "--json",
+        env={"ASSISTANT_AUTH": "ann:hunter2", "ASSISTANT_TOP_K": "7", "ASSISTANT_API_KEYS": "k1,k2"},
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["top_k"] == 7 and shown["auth"] == "****" and shown["api_keys"] == "****"
@@ -48,9 +54,9 @@ def test_config_prints_effective_values_with_secrets_masked(tmp_path):
 
 
 def test_every_setting_is_described_and_in_the_readme_table():
-    from assistant.settings import ENV_PREFIX, GROUPS, describe, markdown_table
-
     from conftest import ROOT
+
+    from assistant.settings import ENV_PREFIX, GROUPS, describe, markdown_table
 
     rows = describe()
     assert {r["name"] for r in rows} == set(Settings.model_fields)

@@ -1,4 +1,5 @@
 """Whole-document requests: recognised, resolved to indexed documents, summarized by their own sentences."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,24 +29,34 @@ On Sundays the shop stays closed so the bakers can rest and clean the big stone 
 """
 
 
-@pytest.mark.parametrize("question,kind,sources", [
-    ("Summarize /data/notes/harbour-report.md", "summary", ["/data/notes/harbour-report.md"]),
-    ("summarise harbour-report.md", "summary", ["/data/notes/harbour-report.md"]),
-    ("What are the main points of the document \"Linden Street bakery\"?", "summary", ["/data/notes/bakery.txt"]),
-    ("Give me a summary of Harbour Authority annual report", "summary", ["/data/notes/harbour-report.md"]),
-    ("Compare bakery.txt and harbour-report.md", "compare", ["/data/notes/bakery.txt", "/data/notes/harbour-report.md"]),
-])
+@pytest.mark.parametrize(
+    "question,kind,sources",
+    [
+        ("Summarize /data/notes/harbour-report.md", "summary", ["/data/notes/harbour-report.md"]),
+        ("summarise harbour-report.md", "summary", ["/data/notes/harbour-report.md"]),
+        ('What are the main points of the document "Linden Street bakery"?', "summary", ["/data/notes/bakery.txt"]),
+        ("Give me a summary of Harbour Authority annual report", "summary", ["/data/notes/harbour-report.md"]),
+        (
+            "Compare bakery.txt and harbour-report.md",
+            "compare",
+            ["/data/notes/bakery.txt", "/data/notes/harbour-report.md"],
+        ),
+    ],
+)
 def test_requests_naming_indexed_documents(question, kind, sources):
     request = parse(question, DOCS)
     assert request is not None and request.kind == kind and request.sources == sources
 
 
-@pytest.mark.parametrize("question", [
-    "Summarize the debate about fishing fees",  # names no document: a normal question
-    "Summarize nothing.md",
-    "How long is the breakwater?",
-    "Compare the bakery and the bakery",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Summarize the debate about fishing fees",  # names no document: a normal question
+        "Summarize nothing.md",
+        "How long is the breakwater?",
+        "Compare the bakery and the bakery",
+    ],
+)
 def test_other_questions_are_not_whole_document_requests(question):
     assert parse(question, DOCS) is None
 
@@ -73,7 +84,7 @@ def test_summary_is_the_documents_own_sentences_cited_in_order(two_docs):
     starts = [c.start for c in answer.citations]
     assert starts == sorted(starts) and len(set(starts)) == 5  # reading order, five different points
     for c in answer.citations:
-        assert text[c.start:c.end] == c.quote and f"[{c.n}]" in answer.answer
+        assert text[c.start : c.end] == c.quote and f"[{c.n}]" in answer.answer
         assert c.source == str(docs / "harbour-report.md")
     assert "Title:" not in " ".join(c.quote for c in answer.citations)  # the header is not a point
 

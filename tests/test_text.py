@@ -1,12 +1,18 @@
-from assistant.text import chunk_spans, estimate_tokens, sentences
-
 from conftest import SEED_FILE
+
+from assistant.text import chunk_spans, estimate_tokens, sentences
 
 
 def test_sentences_keep_abbreviations_and_offsets():
     text = "The U.S. military drafted plans. Mr. Smith said no! Was it approved? Yes.\nNew line here"
     got = [text[s.start : s.end] for s in sentences(text)]
-    assert got == ["The U.S. military drafted plans.", "Mr. Smith said no!", "Was it approved?", "Yes.", "New line here"]
+    assert got == [
+        "The U.S. military drafted plans.",
+        "Mr. Smith said no!",
+        "Was it approved?",
+        "Yes.",
+        "New line here",
+    ]
 
 
 def test_chunks_are_exact_bounded_and_overlap():

@@ -1,10 +1,12 @@
 """Exact checks and sentence shape, on sentences written for each rule."""
-from assistant import phrases
-from assistant.verify import (check, cited_numbers, grounded, is_refusal, is_sentence,
-                              strip_citations)
 
-SOURCE = ("The harbour authority has not approved the new ferry timetable, said port director "
-          "Helga Brandt, who expects four more weeks of talks with the unions.")
+from assistant import phrases
+from assistant.verify import check, cited_numbers, grounded, is_refusal, is_sentence, strip_citations
+
+SOURCE = (
+    "The harbour authority has not approved the new ferry timetable, said port director "
+    "Helga Brandt, who expects four more weeks of talks with the unions."
+)
 Q = "Has the harbour authority approved the ferry timetable?"
 
 
@@ -12,8 +14,11 @@ def test_grounded_accepts_an_answer_made_of_the_sources_words():
     assert grounded("Helga Brandt is the port director [1].", SOURCE, "Who is the port director?").ok
     assert grounded("The talks are expected to last four more weeks [1].", SOURCE, "How long will talks last?").ok
     # words about the documents themselves ("the article mentions") are not answer words
-    assert grounded("The port director mentioned in the article is Helga Brandt.", SOURCE,
-                    "Who is the port director mentioned in the article?").ok
+    assert grounded(
+        "The port director mentioned in the article is Helga Brandt.",
+        SOURCE,
+        "Who is the port director mentioned in the article?",
+    ).ok
 
 
 def test_grounded_rejects_an_invented_number_or_name():
@@ -24,8 +29,11 @@ def test_grounded_rejects_an_invented_number_or_name():
 
 
 def test_grounded_rejects_an_answer_whose_words_are_not_in_the_source():
-    r = grounded("The timetable was rejected by the city council because of its cost [1].", SOURCE,
-                 "Why was the timetable stopped?")
+    r = grounded(
+        "The timetable was rejected by the city council because of its cost [1].",
+        SOURCE,
+        "Why was the timetable stopped?",
+    )
     assert not r.ok and "answer words" in r.reason
 
 

@@ -39,11 +39,13 @@ Trade-offs and caveats:
   local LLM is CPU-bound and serialises its requests anyway, so there is nothing to gain from a
   native async path, and the event loop is never blocked.
 """
+
 from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, List, Optional
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -97,23 +99,35 @@ def _source_link(source: str, title: str) -> dict:
     return {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=source, metadata={"title": title})}
 
 
-def chunk_node(chunk: "Chunk", score: float | None) -> NodeWithScore:
+def chunk_node(chunk: Chunk, score: float | None) -> NodeWithScore:
     meta = _with_optional({"source": chunk.source, "title": chunk.title, "date": chunk.date}, chunk)
-    node = TextNode(id_=chunk.id, text=chunk.text, start_char_idx=chunk.start, end_char_idx=chunk.end,
-                    metadata=meta, relationships=_source_link(chunk.source, chunk.title))
+    node = TextNode(
+        id_=chunk.id,
+        text=chunk.text,
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+        metadata=meta,
+        relationships=_source_link(chunk.source, chunk.title),
+    )
     return NodeWithScore(node=node, score=score)
 
 
-def citation_node(c: "Citation") -> NodeWithScore:
+def citation_node(c: Citation) -> NodeWithScore:
     # The id names the span, not a chunk: a quote may be a sentence inside a chunk, and the same
     # span cited in two answers should be recognisably the same node.
     meta = _with_optional({"n": c.n, "source": c.source, "title": c.title, "date": c.date}, c)
-    node = TextNode(id_=f"{c.source}#{c.start}-{c.end}", text=c.quote, start_char_idx=c.start,
-                    end_char_idx=c.end, metadata=meta, relationships=_source_link(c.source, c.title))
+    node = TextNode(
+        id_=f"{c.source}#{c.start}-{c.end}",
+        text=c.quote,
+        start_char_idx=c.start,
+        end_char_idx=c.end,
+        metadata=meta,
+        relationships=_source_link(c.source, c.title),
+    )
     return NodeWithScore(node=node, score=c.score)
 
 
-def answer_metadata(answer: "Answer") -> dict:
+def answer_metadata(answer: Answer) -> dict:
     """JSON-ready facts about the answer that the text alone does not say reliably."""
     return {
         "refused": answer.refused,
@@ -124,9 +138,12 @@ def answer_metadata(answer: "Answer") -> dict:
     }
 
 
-def answer_response(answer: "Answer") -> Response:
-    return Response(response=answer.answer, source_nodes=[citation_node(c) for c in answer.citations],
-                    metadata=answer_metadata(answer))
+def answer_response(answer: Answer) -> Response:
+    return Response(
+        response=answer.answer,
+        source_nodes=[citation_node(c) for c in answer.citations],
+        metadata=answer_metadata(answer),
+    )
 
 
 # -- driving Assistant.stream -----------------------------------------------------------------
@@ -137,11 +154,11 @@ class _Stream:
     gets a response object, so errors surface from ``query``/``chat`` where callers expect them.
     """
 
-    def __init__(self, events: Iterator["Event"], on_answer: Callable[["Answer"], None]):
+    def __init__(self, events: Iterator[Event], on_answer: Callable[[Answer], None]):
         self._events = events
         self._on_answer = on_answer
         self._first = next(events)  # may raise InputError, IndexNotReady, ...
-        self.answer: "Answer | None" = None
+        self.answer: Answer | None = None
 
     def pieces(self) -> Iterator[str]:
         """The verified text pieces; ``on_answer`` runs after the last one, before the end."""
@@ -157,7 +174,7 @@ class _Stream:
         finally:
             self._events.close()  # a consumer that stops early stops the LLM too
 
-    def run(self) -> "Answer":
+    def run(self) -> Answer:
         for _ in self.pieces():
             pass
         assert self.answer is not None
@@ -177,7 +194,7 @@ async def _athread(gen: Iterator[str]) -> AsyncIterator[str]:
             pass
 
 
-def _fill(nodes: list, meta: dict, answer: "Answer") -> None:
+def _fill(nodes: list, meta: dict, answer: Answer) -> None:
     nodes.extend(citation_node(c) for c in answer.citations)
     meta.update(answer_metadata(answer))
 
@@ -189,8 +206,13 @@ class AssistantRetriever(BaseRetriever):
     Scores are the assistant's fused scores, comparable within one result list only.
     """
 
-    def __init__(self, assistant: "Assistant", k: int | None = None,
-                 callback_manager: Optional[CallbackManager] = None, verbose: bool = False):
+    def __init__(
+        self,
+        assistant: Assistant,
+        k: int | None = None,
+        callback_manager: CallbackManager | None = None,
+        verbose: bool = False,
+    ):
         self._assistant = assistant
         self._k = k  # None: the assistant's own top_k setting
         super().__init__(callback_manager=callback_manager, verbose=verbose)
@@ -198,10 +220,10 @@ class AssistantRetriever(BaseRetriever):
     def _get_prompt_modules(self) -> dict:
         return {}
 
-    def _retrieve(self, query_bundle: QueryBundle) -> List[NodeWithScore]:
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return [chunk_node(p.chunk, p.score) for p in self._assistant.search(query_bundle.query_str, self._k)]
 
-    async def _aretrieve(self, query_bundle: QueryBundle) -> List[NodeWithScore]:
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         # The base class would run the embedder on the event loop's thread.
         return await asyncio.to_thread(self._retrieve, query_bundle)
 
@@ -214,8 +236,7 @@ class AssistantQueryEngine(BaseQueryEngine):
     so code written against those engines works unchanged.
     """
 
-    def __init__(self, assistant: "Assistant", streaming: bool = False,
-                 callback_manager: Optional[CallbackManager] = None):
+    def __init__(self, assistant: Assistant, streaming: bool = False, callback_manager: CallbackManager | None = None):
         self._assistant = assistant
         self.streaming = streaming
         super().__init__(callback_manager=callback_manager)
@@ -223,7 +244,7 @@ class AssistantQueryEngine(BaseQueryEngine):
     def _get_prompt_modules(self) -> dict:
         return {}
 
-    def retrieve(self, query_bundle: QueryBundle) -> List[NodeWithScore]:
+    def retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         """What the answer would be drawn from (llama-index tools call this on query engines)."""
         return AssistantRetriever(self._assistant, callback_manager=self.callback_manager).retrieve(query_bundle)
 
@@ -256,7 +277,7 @@ class AssistantQueryEngine(BaseQueryEngine):
 
 
 # -- chat engine ---------------------------------------------------------------------------
-def _pairs(messages: List[ChatMessage]) -> list[tuple[str, str]]:
+def _pairs(messages: list[ChatMessage]) -> list[tuple[str, str]]:
     """ChatMessages -> (question, answer) turns: a user message followed by an assistant one.
 
     System and tool messages, and a user message with no reply, are dropped: the assistant's
@@ -281,7 +302,7 @@ class AssistantChatEngine(BaseChatEngine):
     next follow-up knows what was asked. Not for concurrent use: one engine, one conversation.
     """
 
-    def __init__(self, assistant: "Assistant", history: list[tuple[str, str]] | None = None):
+    def __init__(self, assistant: Assistant, history: list[tuple[str, str]] | None = None):
         self._assistant = assistant
         self._history: list[tuple[str, str]] = list(history or [])
 
@@ -291,7 +312,7 @@ class AssistantChatEngine(BaseChatEngine):
         return list(self._history)
 
     @property
-    def chat_history(self) -> List[ChatMessage]:
+    def chat_history(self) -> list[ChatMessage]:
         messages = []
         for question, answer in self._history:
             messages.append(ChatMessage(role=MessageRole.USER, content=question))
@@ -301,34 +322,40 @@ class AssistantChatEngine(BaseChatEngine):
     def reset(self) -> None:
         self._history = []
 
-    def _start(self, message: str, chat_history: Optional[List[ChatMessage]],
-               on_answer: Callable[["Answer"], None]) -> _Stream:
+    def _start(
+        self, message: str, chat_history: list[ChatMessage] | None, on_answer: Callable[[Answer], None]
+    ) -> _Stream:
         if chat_history is not None:
             self._history = _pairs(chat_history)
         history = list(self._history)  # a snapshot: this turn is appended only when it is answered
 
-        def record(answer: "Answer") -> None:
+        def record(answer: Answer) -> None:
             self._history.append((message, answer.answer))
             on_answer(answer)
 
         return _Stream(self._assistant.stream(message, history), record)
 
     @staticmethod
-    def _tool_output(message: str, answer: "Answer") -> ToolOutput:
+    def _tool_output(message: str, answer: Answer) -> ToolOutput:
         # ``sources`` is where llama-index agents look for what a step did; the raw output is
         # the query-engine Response so that ``set_source_nodes`` style code finds the citations.
-        return ToolOutput(tool_name=TOOL_NAME, content=answer.answer,
-                          raw_input={"question": message, "standalone_question": answer.standalone_question},
-                          raw_output=answer_response(answer))
+        return ToolOutput(
+            tool_name=TOOL_NAME,
+            content=answer.answer,
+            raw_input={"question": message, "standalone_question": answer.standalone_question},
+            raw_output=answer_response(answer),
+        )
 
-    def chat(self, message: str, chat_history: Optional[List[ChatMessage]] = None) -> AgentChatResponse:
+    def chat(self, message: str, chat_history: list[ChatMessage] | None = None) -> AgentChatResponse:
         answer = self._start(message, chat_history, lambda a: None).run()
-        return AgentChatResponse(response=answer.answer, sources=[self._tool_output(message, answer)],
-                                 source_nodes=[citation_node(c) for c in answer.citations],
-                                 metadata=answer_metadata(answer))
+        return AgentChatResponse(
+            response=answer.answer,
+            sources=[self._tool_output(message, answer)],
+            source_nodes=[citation_node(c) for c in answer.citations],
+            metadata=answer_metadata(answer),
+        )
 
-    def stream_chat(self, message: str, chat_history: Optional[List[ChatMessage]] = None
-                    ) -> StreamingAgentChatResponse:
+    def stream_chat(self, message: str, chat_history: list[ChatMessage] | None = None) -> StreamingAgentChatResponse:
         # is_writing_to_memory=False makes response_gen read chat_stream directly on the caller's
         # thread; llama-index's default (a writer thread feeding a queue into a BaseMemory) would
         # need a memory object and generate text that nobody may read. StreamingAgentChatResponse
@@ -336,7 +363,7 @@ class AssistantChatEngine(BaseChatEngine):
         response = StreamingAgentChatResponse(is_writing_to_memory=False)
         response.metadata = {}  # type: ignore[attr-defined]
 
-        def on_answer(answer: "Answer") -> None:
+        def on_answer(answer: Answer) -> None:
             response.sources.append(self._tool_output(message, answer))
             _fill(response.source_nodes, response.metadata, answer)  # type: ignore[attr-defined]
             response.response = answer.answer
@@ -357,9 +384,10 @@ class AssistantChatEngine(BaseChatEngine):
         response.achat_stream = _athread(stream)
         return response
 
-    async def achat(self, message: str, chat_history: Optional[List[ChatMessage]] = None) -> AgentChatResponse:
+    async def achat(self, message: str, chat_history: list[ChatMessage] | None = None) -> AgentChatResponse:
         return await asyncio.to_thread(self.chat, message, chat_history)
 
-    async def astream_chat(self, message: str, chat_history: Optional[List[ChatMessage]] = None
-                           ) -> StreamingAgentChatResponse:
+    async def astream_chat(
+        self, message: str, chat_history: list[ChatMessage] | None = None
+    ) -> StreamingAgentChatResponse:
         return await asyncio.to_thread(self.stream_chat, message, chat_history)
