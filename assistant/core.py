@@ -17,7 +17,7 @@ import os
 import threading
 from typing import Iterator
 
-from . import identity
+from . import identity, language, summarize
 from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
@@ -163,12 +163,28 @@ class Assistant:
             raise InputError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}: "
                              "ask a shorter question, or add the text as a document and ask about it")
         scope = self.scope(docs)  # before the LLM: a wrong path fails fast
-        standalone = standalone_question(self.llm, history or [], question) if history else None
+        request = summarize.parse(question, self.documents())  # "Summarize X": the whole document, no retrieval
+        if request:
+            yield from summarize.stream(request, question, self.store, self.embedder)
+            return
+        lang = language.detect(question)  # other languages are answered in English, then translated back
+        asked = language.to_english(self.llm, question) if lang != "en" else question
+        standalone = standalone_question(self.llm, history or [], asked) if history else None
+        retrieval_query = standalone
         answerer = Answerer(self._scoped(scope), lambda: self.llm, self.settings)
-        for event in answerer.stream(question, retrieval_query=standalone):
+        pieces: list[str] = []
+        for event in answerer.stream(asked, retrieval_query=retrieval_query):
+            if lang != "en" and event.kind == "text":
+                pieces.append(event.data.strip())  # translated once the English answer is complete
+                continue
             if event.kind == "answer":
                 event.data.standalone_question = standalone
                 event.data.scope = scope
+                if lang != "en":
+                    answer = event.data
+                    answer.question, answer.language, answer.question_en = question, lang, asked
+                    answer.answer_en, answer.answer = answer.answer, language.reply(self.llm, answer, lang, pieces)
+                    yield Event("text", answer.answer)
             yield event
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None, docs=None) -> Answer:

@@ -5,6 +5,7 @@ always ``Document.text[start:end]``, never a paraphrase, so it can be checked by
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 
 
@@ -17,6 +18,17 @@ class Document:
     title: str
     date: str  # ISO date (YYYY-MM-DD) from a Date: header, else the file's modification date
     hash: str  # sha256 of the file's bytes: the unit of change for incremental ingest
+    pages: list[int] = field(default_factory=list)  # PDF: text offset where page i+1 starts; [] without pages
+    headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading text) in reading order
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset`` (None for formats without pages)."""
+        return bisect_right(self.pages, offset) if self.pages else None
+
+    def section_at(self, offset: int) -> str:
+        """The nearest heading at or above ``offset`` ('' before the first heading)."""
+        i = bisect_right([h[0] for h in self.headings], offset)
+        return self.headings[i - 1][1] if i else ""
 
 
 @dataclass
@@ -32,6 +44,18 @@ class Chunk:
     end: int
     text: str  # == document text[start:end]
     context: str = ""  # document header (title, outlet, date) indexed along with the text
+    page: int | None = None  # 1-based page where the chunk starts (PDFs; None for formats without pages)
+    section: str = ""  # the nearest heading above the chunk start
+    page_starts: list[int] = field(default_factory=list)  # document offsets of later pages starting inside
+    section_starts: list[tuple[int, str]] = field(default_factory=list)  # headings starting inside: (offset, text)
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of a document offset inside this chunk: a quote's own page, not the chunk's."""
+        return None if self.page is None else self.page + bisect_right(self.page_starts, offset)
+
+    def section_at(self, offset: int) -> str:
+        i = bisect_right([h[0] for h in self.section_starts], offset)
+        return self.section_starts[i - 1][1] if i else self.section
 
 
 @dataclass
@@ -59,6 +83,8 @@ class Citation:
     end: int
     quote: str
     score: float
+    page: int | None = None  # 1-based page of the quote's start (PDFs); None where the format has no pages
+    section: str = ""  # the nearest heading above the quote ('' where none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +103,9 @@ class Answer:
     timings: dict = field(default_factory=dict)  # retrieve_s, first_token_s, total_s
     context: list[tuple[str, int, int, str]] = field(default_factory=list)  # (source, start, end, text) the LLM read
     checks: list[dict] = field(default_factory=list)  # judge calls: kind, text, p (P(yes)), ok, sources
+    language: str = "en"  # the question's language (ISO 639-1); the answer is in it
+    question_en: str | None = None  # the question as answered, when it was translated to English
+    answer_en: str | None = None  # the verified English answer the reply was translated from
 
     def to_dict(self) -> dict:
         """The `assistant ask --json` and web `/ask` shape."""
@@ -90,4 +119,7 @@ class Answer:
             "scope": self.scope,
             "removed_claims": self.removed_claims,
             "checks": self.checks,
+            "language": self.language,
+            "question_en": self.question_en,
+            "answer_en": self.answer_en,
         }
