@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from . import phrases
 from .evidence import Source, label, render_sources, select
@@ -40,8 +41,8 @@ from .judge import Judge, Judgment
 from .prompts import render
 from .retrieve import Retriever, lexical_terms
 from .schema import Answer, Citation, Passage
-from .text import sentences
 from .settings import Settings
+from .text import sentences
 from .verify import cited_numbers, content, is_refusal, is_sentence, strip_citations
 
 MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
@@ -74,7 +75,9 @@ def has_evidence(question: str, passages: list[Passage]) -> bool:
     return any((p.dense or 0) >= MIN_DENSE or coverage(question, p) >= MIN_COVERAGE for p in passages[:5])
 
 
-_YES_NO = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I)
+_YES_NO = re.compile(
+    r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
+)
 
 
 _CHOICE = re.compile(r",?\s+or\s+(does|did|do|is|are|was|were|has|have|had|will|would|can|could)\b", re.I)
@@ -131,7 +134,7 @@ class Answerer:
         passages = self.retriever.search(query, self.settings.top_k)
         yield Event("passages", passages)
         unknown = self.retriever.unknown_names(query)
-        timings = {"retrieve_s": None, "first_token_s": None, "total_s": None}
+        timings: dict[str, float | None] = {"retrieve_s": None, "first_token_s": None, "total_s": None}
         if unknown or not has_evidence(query, passages):
             timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
             note = phrases.not_mentioned(unknown) if unknown else ""
@@ -141,8 +144,7 @@ class Answerer:
             return
         run = _Run(question, query, passages, timings, t0)
         steps = self._yes_no(run) if is_yes_no(query) else self._open(run)
-        for event in steps:
-            yield event
+        yield from steps
         if not run.shown:
             answer = self._refusal(question, passages, timings, t0, run.removed)
             answer.context, answer.checks = run.context(), run.checks
@@ -157,7 +159,7 @@ class Answerer:
                                      timings=timings, context=run.context(), checks=run.checks))
 
     # -- yes/no: a verdict from per-part checks ----------------------------------------------
-    def _yes_no(self, run: "_Run") -> Iterator[Event]:
+    def _yes_no(self, run: _Run) -> Iterator[Event]:
         query = run.query
         parts = self.retriever.clauses(query) if len(lexical_terms(query)) >= 6 else []
         if len(parts) > MAX_PARTS:
@@ -192,7 +194,7 @@ class Answerer:
         texts, quoted = [], set()
         # A "No" quotes first the sources of the parts they do not state.
         ordered = unstated + [(part, srcs) for part, srcs, v in results if v.p >= judge.part_floor]
-        for part, srcs in ordered or [(query, read)]:
+        for _part, srcs in ordered or [(query, read)]:
             best = _best(srcs)
             if _key(best) in quoted:
                 continue
@@ -205,20 +207,20 @@ class Answerer:
         for text in texts:
             yield from run.emit(self, text)
 
-    def _part_sources(self, run: "_Run", part: str, n: int) -> list[Source]:
+    def _part_sources(self, run: _Run, part: str, n: int) -> list[Source]:
         """A part's best n sentences, from the documents of the outlet or date it names if any."""
         named = self.retriever.sources_named(part)
         pool = [p for p in run.passages if named is None or p.chunk.source in named] or run.passages
         return select(part, pool, self.retriever.embedder, n)
 
-    def _quote_sentence(self, run: "_Run", s: Source) -> str:
+    def _quote_sentence(self, run: _Run, s: Source) -> str:
         """One source sentence quoted and cited."""
         n = run.cite(s)
         quote = _plain_quotes(" ".join(s.text.split())).rstrip()
         return f'{label(s.passage.chunk)} {phrases.SAYS} "{quote}" {phrases.cite(n)}.'
 
     # -- open questions: a drafted answer, each sentence grounded and judged -----------------
-    def _open(self, run: "_Run") -> Iterator[Event]:
+    def _open(self, run: _Run) -> Iterator[Event]:
         query = run.query
         sources = [run.register(s) for s in select(query, run.passages, self.retriever.embedder,
                                                    self.settings.context_sentences)]
@@ -258,8 +260,8 @@ class Answerer:
                     continue
                 yield from run.emit(self, text)
 
-    def _checked(self, run: "_Run", sentence: str, sources: list[Source], judge: Judge,
-                 extra: list[Source] = ()) -> str | None:
+    def _checked(self, run: _Run, sentence: str, sources: list[Source], judge: Judge,
+                 extra: Sequence[Source] = ()) -> str | None:
         """The sentence with renumbered citations if it is grounded in and stated by its sources."""
         cited = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(sources)]
         claim = strip_citations(sentence)
@@ -304,7 +306,8 @@ class Answerer:
     def _citation(n: int, s: Source) -> Citation:
         c = s.passage.chunk
         return Citation(n=n, source=c.source, title=c.title, date=c.date, start=s.start, end=s.end,
-                        quote=s.text, score=round(s.passage.score, 4))
+                        quote=s.text, score=round(s.passage.score, 4),
+                        page=c.page_at(s.start), section=c.section_at(s.start))  # the quote's own page
 
     @staticmethod
     def _refusal(question, passages, timings, t0, removed=None, note="") -> Answer:

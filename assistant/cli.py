@@ -63,7 +63,8 @@ def _question(q: str) -> str:
 
 def _print_citations(answer):
     for c in answer.citations:
-        print(f"  [{c.n}] {c.title} ({c.date}) {c.source}:{c.start}-{c.end}")
+        page = f", p. {c.page}" if c.page else ""
+        print(f"  [{c.n}] {c.title} ({c.date}{page}) {c.source}:{c.start}-{c.end}")
         print(f"      \"{' '.join(c.quote.split())}\"")
 
 

@@ -14,12 +14,32 @@ Design and trade-offs:
   what ``assistant show`` and citation checks slice. The cost: a library upgrade that
   changes extraction invalidates offsets for those formats; bumping
   ``identity.CHUNKER_VERSION`` makes the next ingest re-extract every file.
+* **Structure rides beside the text, as offsets.** A reader returns an ``Extraction``: the
+  text plus the offset where each PDF page starts and the (offset, text) of each heading
+  (Markdown ``#`` lines, HTML h1-h6, .docx "Heading N" styles). Chunks and citations look
+  their page and section up there (``Document.page_at``/``section_at``), so nothing is ever
+  parsed back out of a header string, and a quote's page is the page of its own first
+  character. PDF headings are not detected (that needs font sizes; pages are what a PDF
+  reader cites).
+* **PDF lines are re-flowed.** pypdf breaks its text at every visual line, and sentences
+  split at line breaks, so a wrapped sentence would be quoted as fragments. ``_reflow``
+  joins wrapped lines with a space (a line-end hyphen is dropped unless the document spells
+  the word with one elsewhere or the next line starts with a capital or digit), keeps
+  deliberate breaks (the next word would have fitted) as paragraph breaks after a sentence
+  end or before a heading-like line, and drops a lone page number at a page's top or foot.
+  pypdf stays the extractor rather than PyMuPDF: PyMuPDF is AGPL (this project is Apache-2.0)
+  and a large native wheel, and with re-flowing pypdf's plain mode reads single-column prose
+  well; its layout mode pads with spaces and keeps columns side by side, which is worse.
 * **One exception type.** Every reason a file cannot be used (missing, too large, empty,
   binary, encrypted, corrupt, no text, unsupported type) is an ``UnreadableFile`` with a
   one-line human reason, so ingest can report and skip instead of crashing.
 * **Metadata** comes from a small ``Key: value`` header at the very start of the text (or
   YAML-style front matter between ``---`` lines); otherwise the first ``# heading``
-  (.md), ``<title>`` (.html), PDF/DOCX metadata title, else the file-name stem. The date
+  (.md), ``<title>`` (.html), PDF/DOCX metadata title (a PDF's only when it is a real title,
+  not "Microsoft Word - x.doc", a file name or "untitled"; a .docx's "Title"-styled paragraph
+  next), the first paragraph of a PDF's first page, else the file-name stem. Dates come from
+  the header, HTML ``<meta>``, PDF CreationDate (then ModDate) or .docx created (then
+  modified): when the document was written, not when it was extracted. The date
   is normalised to ``YYYY-MM-DD`` when it carries a year; unparseable dates are kept raw;
   placeholders such as ``unknown`` and missing dates fall back to the file's modification
   date (UTC).
@@ -35,6 +55,7 @@ import logging
 import math
 import os
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -93,21 +114,22 @@ def read_document(path: str | os.PathLike) -> Document:
     if len(raw) > MAX_BYTES:  # grew between stat and read
         raise UnreadableFile(f"file too large (> {MAX_BYTES // 2**20} MB limit)", source)
 
-    meta_title = meta_date = ""
     try:
         if suffix in TEXT_SUFFIXES:
             text = _decode_text(raw)
+            ex = Extraction(text, headings=_md_headings(text) if suffix in (".md", ".markdown") else [])
         elif suffix in (".html", ".htm"):
             if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # NULs: not HTML text
                 raise UnreadableFile("binary file")
-            text, meta_title, meta_date = _read_html(raw)
+            ex = _read_html(raw)
         elif suffix == ".pdf":
-            text, meta_title = _read_pdf(raw)
+            ex = _read_pdf(raw)
         else:  # .docx
-            text, meta_title = _read_docx(raw)
+            ex = _read_docx(raw)
     except UnreadableFile as e:
         e.path = source
         raise
+    text, meta_title, meta_date = ex.text, ex.title, ex.date
     if not text.strip():
         hint = " (the PDF may be scanned images)" if suffix == ".pdf" else ""
         raise UnreadableFile("no text could be extracted" + hint, source)
@@ -120,6 +142,8 @@ def read_document(path: str | os.PathLike) -> Document:
         title = meta_title.strip()
     if not title and suffix in TEXT_SUFFIXES:
         title = _first_line_title(text)
+    if not title and suffix == ".pdf":
+        title = _first_line_title(text.split("\n\n", 1)[0])  # the first page's first paragraph: a heading, mostly
     if not title:
         title = p.stem
     raw_date = header.get("date", "").strip() or meta_date.strip()
@@ -132,6 +156,8 @@ def read_document(path: str | os.PathLike) -> Document:
         title=" ".join(title.split()),
         date=doc_date,
         hash=hashlib.sha256(raw).hexdigest(),
+        pages=ex.pages,
+        headings=ex.headings,
     )
 
 
@@ -165,6 +191,33 @@ def iter_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Iterat
             if key not in seen:
                 seen.add(key)
                 yield f
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+@dataclass
+class Extraction:
+    """What a reader found: the text plus its structure as offsets into that text."""
+
+    text: str
+    title: str = ""  # from the format's own metadata
+    date: str = ""  # from the format's own metadata (raw; normalised by read_document)
+    pages: list[int] = field(default_factory=list)  # PDF: where page i+1 starts in text
+    headings: list[tuple[int, str]] = field(default_factory=list)  # (offset in text, heading text)
+
+
+def _joined(paragraphs: list[tuple[str, bool]]) -> tuple[str, list[tuple[int, str]]]:
+    """Paragraphs joined by blank lines; the offsets of those flagged as headings."""
+    out, headings, pos = [], [], 0
+    for text, is_heading in paragraphs:
+        if out:
+            pos += 2
+        if is_heading:
+            headings.append((pos, " ".join(text.split())))
+        out.append(text)
+        pos += len(text)
+    return "\n\n".join(out), headings
 
 
 # --------------------------------------------------------------------------- walking
@@ -232,6 +285,8 @@ _BLOCK_TAGS = [
     "details", "summary", "caption", "body", "html",
 ]
 _PARA = "\x1e"  # paragraph marker inserted around block elements
+_HEAD = "\ue000"  # marks a paragraph that is an h1-h6 heading (private use, and not whitespace: str.strip keeps it)
+_HEADING_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 _DATE_META = ("article:published_time", "date", "dc.date", "dcterms.date", "pubdate",
               "publish-date", "datepublished")
 
@@ -249,7 +304,7 @@ def _is_hidden(tag) -> bool:
     return tag.has_attr("hidden") or bool(_HIDDEN_STYLE.search(tag.get("style") or ""))
 
 
-def _read_html(raw: bytes) -> tuple[str, str, str]:
+def _read_html(raw: bytes) -> Extraction:
     from bs4 import BeautifulSoup, NavigableString
     from bs4.element import Comment
 
@@ -281,6 +336,8 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
                 s.replace_with(collapsed)
     for br in soup.find_all("br"):
         br.replace_with("\n")
+    for tag in soup.find_all(_HEADING_TAGS):
+        tag.insert(0, _HEAD)  # inside the heading's own paragraph markers: flags that paragraph
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.insert_before(_PARA)
         tag.insert_after(_PARA)
@@ -288,17 +345,19 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
         cell.insert_after(" ")
     paragraphs = []
     for block in soup.get_text().split(_PARA):
-        lines = [ln.strip() for ln in block.split("\n")]
+        is_heading = block.lstrip().startswith(_HEAD)
+        lines = [ln.strip() for ln in block.replace(_HEAD, "").split("\n")]
         text = "\n".join(ln for ln in lines if ln)
         if text:
-            paragraphs.append(text)
-    return "\n\n".join(paragraphs), title, meta_date
+            paragraphs.append((text, is_heading))
+    text, headings = _joined(paragraphs)
+    return Extraction(text, title, meta_date, headings=headings)
 
 
 # --------------------------------------------------------------------------- PDF
 
 
-def _read_pdf(raw: bytes) -> tuple[str, str]:
+def _read_pdf(raw: bytes) -> Extraction:
     # pypdf logs a WARNING for every oddity of messy real-world PDFs; keep ingest output readable.
     log = logging.getLogger("pypdf")
     level = log.level
@@ -309,7 +368,7 @@ def _read_pdf(raw: bytes) -> tuple[str, str]:
         log.setLevel(level)
 
 
-def _read_pdf_quiet(raw: bytes) -> tuple[str, str]:
+def _read_pdf_quiet(raw: bytes) -> Extraction:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
@@ -333,30 +392,184 @@ def _read_pdf_quiet(raw: bytes) -> tuple[str, str]:
     except Exception as e:  # pypdf raises many types on broken files
         raise UnreadableFile(f"corrupt PDF: {_pdf_problem(raw, e)}") from None
 
-    texts: list[str] = []
+    raw_pages: list[str] = []
     failures: list[Exception] = []
     for page in pages:
         try:
-            t = page.extract_text() or ""
+            raw_pages.append(page.extract_text() or "")
         except Exception as e:  # one broken page should not lose the rest
             failures.append(e)
-            continue
-        t = t.strip("\n")
-        if t.strip():
-            texts.append(t)
+            raw_pages.append("")
     if n_pages and len(failures) == n_pages:
         raise UnreadableFile(f"corrupt PDF: {_short(failures[0])}")
+    text, starts = _pdf_text(raw_pages)
 
-    title = ""
+    title = when = ""
     try:
         meta = reader.metadata
-        if meta and meta.title:
-            title = str(meta.title)
-            if title.strip().lower() in {"untitled", "untitled document", "title"}:
-                title = ""
     except Exception:
-        pass
-    return "\n\n".join(texts), title
+        meta = None
+    if meta:
+        try:
+            title = _real_pdf_title(str(meta.title or ""))
+        except Exception:
+            pass
+        for attr in ("creation_date", "modification_date"):  # authored first; a re-save changes ModDate
+            try:
+                stamp = getattr(meta, attr)
+            except Exception:  # malformed D:... strings raise
+                continue
+            if stamp:
+                when = stamp.date().isoformat()
+                break
+    return Extraction(text, title, when, pages=starts)
+
+
+# Line joining. pypdf returns one string per page with a "\n" at every *visual* line end, so a
+# sentence wrapped over three lines would be three "sentences" (text.sentences splits at "\n")
+# and a quote would read "...called TrustME-PoW; in the". Lines are therefore re-flowed into
+# paragraphs with the classic test: a line break is deliberate when the next line's first word
+# would have fitted on the line (the page's longest line stands in for the measure); a
+# deliberate break after a sentence end, or after a short line followed by a capital (a
+# heading, a list item), ends a paragraph; any other break is a wrap and becomes a space.
+# Widths are counted in characters, not points, so the test is approximate; it errs towards
+# joining, and a wrong join costs less (one sentence too long) than a wrong split (a fragment).
+_SENT_END = re.compile(r"[.!?:…][\"'”’)\]]*$")
+_ITEM = re.compile(r"^(?:[•▪◦●‣∙*–-]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
+_META_LINE = re.compile(r"(?:title|date|author|source|category|url):", re.I)
+_HYPHENATED = re.compile(r"(\w+)-$")
+
+
+def _pdf_text(raw_pages: list[str]) -> tuple[str, list[int]]:
+    """The document text and the offset where each page starts in it.
+
+    Pages are joined by a blank line, except that a sentence running on from one page to the
+    next is joined by a space (the page still starts exactly at its own first character). A
+    page without text starts where the next text starts, so ``bisect_right(starts, offset)`` is
+    the page of any offset.
+    """
+    words = set(re.findall(r"\w+(?:-\w+)*", " ".join(raw_pages).lower()))  # spellings the document uses
+    text, starts = "", []
+    for raw in raw_pages:
+        paragraphs = _reflow(raw, words)
+        if not paragraphs:
+            starts.append(-1)  # filled in below
+            continue
+        body = "\n\n".join(paragraphs)
+        if text:
+            runs_on = not _SENT_END.search(text) and body[:1].islower()
+            text += " " if runs_on else "\n\n"
+        starts.append(len(text))
+        text += body
+    nxt = len(text)
+    for i in range(len(starts) - 1, -1, -1):
+        if starts[i] < 0:
+            starts[i] = nxt
+        nxt = starts[i]
+    if starts:
+        starts[0] = 0
+    return text, starts
+
+
+def _reflow(raw: str, words: set[str]) -> list[str]:
+    """One page's extracted lines as paragraphs of whole sentences."""
+    lines = [" ".join(ln.split()) for ln in raw.split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    # A lone page number (a running header or footer) is no part of the text.
+    if lines and _PAGE_NUMBER.match(lines[-1]):
+        lines.pop()
+    if lines and _PAGE_NUMBER.match(lines[0]):
+        lines.pop(0)
+    width = max((len(ln) for ln in lines), default=0)
+    paragraphs: list[str] = []
+    current, prev = "", ""  # the paragraph so far, and its last visual line
+    for line in lines:
+        if not line:  # pypdf's own blank line: a paragraph break
+            if current:
+                paragraphs.append(current)
+            current = prev = ""
+            continue
+        if not current:
+            current = prev = line
+            continue
+        brk = _line_break(prev, line, width)
+        if brk == "paragraph":
+            paragraphs.append(current)
+            current = line
+        elif brk == "line":
+            current += "\n" + line
+        else:
+            current = _join(current, line, words)
+        prev = line
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _line_break(a: str, b: str, width: int) -> str:
+    """'paragraph', 'line' or '' (a wrap) between visual lines ``a`` and ``b``."""
+    if _META_LINE.match(a):  # a "Title: ... / Date: ..." block keeps its lines (see _parse_header)
+        return "line" if _META_LINE.match(b) else "paragraph"
+    if _ITEM.match(b):
+        return "line"  # the next list item
+    first = b.split(" ", 1)[0]
+    fits = len(a) + 1 + len(first) <= 0.9 * width
+    if not fits:
+        return ""
+    if _SENT_END.search(a):
+        return "paragraph"
+    if len(a) <= 0.75 * width and (b[:1].isupper() or b[:1].isdigit()) and a[-1] not in ",;-(/&":
+        return "paragraph"  # a heading or a short line of its own
+    return ""
+
+
+def _join(current: str, line: str, words: set[str]) -> str:
+    """Join a wrapped line: a space, or across a hyphen the spelling the document uses."""
+    if current.endswith("\u00ad"):  # soft hyphen: the word was split for layout only
+        return current[:-1] + line
+    m = _HYPHENATED.search(current)
+    if m and line[:1].isalnum():
+        head, tail = m.group(1), re.match(r"\w*", line).group()
+        kept = f"{head}-{tail}".lower() in words or head.lower() in _COMPOUND_HEADS
+        if not line[:1].islower() or (kept and (head + tail).lower() not in words):
+            return current + line  # "Franco-" + "German", "2019-" + "2020", "well-" + "known" when so spelt elsewhere
+        return current[:-1] + line  # "extrac-" + "tion": one word broken for the line
+    if current.endswith(("—", "/")):
+        return current + line
+    return current + " " + line
+
+
+# First halves of compounds that keep their hyphen ("well-known", "self-made"); typesetting never
+# breaks a plain word after these letters.
+_COMPOUND_HEADS = {"well", "self", "ill", "non", "half", "cross", "full", "so"}
+
+
+def _real_pdf_title(title: str) -> str:
+    """The metadata title when it names the document, '' when it is a placeholder or a file name.
+
+    Word, PowerPoint and PDF printers fill /Title with "Microsoft Word - draft3.doc", a path or
+    "untitled"; such a title is worse than the first heading of the first page.
+    """
+    t = " ".join(title.split())
+    low = t.lower()
+    if not t or low in _PLACEHOLDER_TITLES:
+        return ""
+    if re.match(r"microsoft (word|powerpoint|excel) - ", low) or _FILE_NAME.search(low):
+        return ""
+    if " " not in t and (re.search(r"[\\/_\d]", t) or len(t) > 40):  # "report_final_v2", "C:\\x", an id
+        return ""
+    if not re.search(r"[A-Za-z\u00c0-\uffff]", t):  # digits and punctuation only
+        return ""
+    return t
+
+
+_FILE_NAME = re.compile(r"\.(docx?|pdf|rtf|odt|tex|dvi|e?ps|indd|pptx?|xlsx?|txt|html?|qxd)$")
+_PLACEHOLDER_TITLES = {"untitled", "untitled document", "title", "document", "no title", "slide 1",
+                       "powerpoint presentation", "microsoft word document", "pdf", "new document"}
 
 
 def _pdf_problem(raw: bytes, e: Exception) -> str:
@@ -375,7 +588,7 @@ def _short(e: Exception) -> str:
 # --------------------------------------------------------------------------- DOCX
 
 
-def _read_docx(raw: bytes) -> tuple[str, str]:
+def _read_docx(raw: bytes) -> Extraction:
     import docx
     from docx.table import Table
 
@@ -383,21 +596,45 @@ def _read_docx(raw: bytes) -> tuple[str, str]:
         d = docx.Document(io.BytesIO(raw))
     except Exception as e:  # not a zip, missing parts, bad XML
         raise UnreadableFile(f"corrupt or not a Word .docx file: {_short(e)}") from None
-    parts: list[str] = []
+    parts: list[tuple[str, bool]] = []
+    styled_title = ""
     try:
         for block in d.iter_inner_content():
             if isinstance(block, Table):
-                parts.extend(_table_rows(block))
+                parts.extend((row, False) for row in _table_rows(block))
             elif block.text.strip():
-                parts.append(block.text.strip("\n"))
+                style = _style_name(block)
+                if style == "title" and not styled_title:
+                    styled_title = block.text
+                parts.append((block.text.strip("\n"), bool(re.fullmatch(r"heading [1-9]", style))))
     except Exception as e:
         raise UnreadableFile(f"corrupt .docx: {_short(e)}") from None
-    title = ""
+    title = when = ""
     try:
-        title = d.core_properties.title or ""
+        props = d.core_properties
+        title = props.title or styled_title
+        for stamp in (props.created, props.modified):  # authored first; any save changes "modified"
+            if stamp and stamp != _PYTHON_DOCX_TEMPLATE_DATE:
+                when = stamp.date().isoformat()
+                break
     except Exception:
         pass
-    return "\n\n".join(parts), title
+    text, headings = _joined(parts)
+    return Extraction(text, title, when, headings=headings)
+
+
+# Every file written by python-docx from its built-in template carries that template's stamp,
+# which says nothing about the document.
+_PYTHON_DOCX_TEMPLATE_DATE = datetime(2013, 12, 23, 23, 15, tzinfo=timezone.utc)
+
+
+def _style_name(paragraph) -> str:
+    """The paragraph style's name, lower-case ('heading 1', 'title'); '' when unknown."""
+    try:
+        style = paragraph.style
+    except Exception:  # a style id missing from styles.xml
+        return ""
+    return (style.name or "").lower() if style is not None else ""
 
 
 def _table_rows(table) -> list[str]:
@@ -461,17 +698,37 @@ def _first_line_title(text: str, limit: int = 90) -> str:
 
 
 def _first_md_heading(text: str) -> str:
-    in_fence = False
-    for line in text.split("\n"):
+    return next((t for _, level, t in _md_heading_levels(text) if level == 1), "")
+
+
+_MD_HEADING = re.compile(r"[ ]{0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
+
+
+def _md_headings(text: str) -> list[tuple[int, str]]:
+    return [(pos, t) for pos, _, t in _md_heading_levels(text)]
+
+
+def _md_heading_levels(text: str) -> list[tuple[int, int, str]]:
+    """ATX headings (``#`` to ``######``) outside code fences and front matter: (line offset, level, text)."""
+    headings, in_fence, pos = [], False, 0
+    lines = text.split("\n")
+    skip = 0
+    if lines and lines[0].strip().lstrip("\ufeff") == "---":  # front matter: YAML comments start with '#'
+        for k, line in enumerate(lines[1:], 1):
+            if line.strip() in ("---", "..."):
+                skip = k + 1
+                break
+    for k, line in enumerate(lines):
         s = line.strip()
-        if s.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if not in_fence:
-            m = re.match(r"#\s+(.+?)\s*#*\s*$", s)
-            if m:
-                return m.group(1)
-    return ""
+        if k >= skip:
+            if s.startswith(("```", "~~~")):
+                in_fence = not in_fence
+            elif not in_fence:
+                m = _MD_HEADING.fullmatch(line.lstrip("\ufeff"))
+                if m and m.group(2).strip("# \t"):
+                    headings.append((pos, len(m.group(1)), m.group(2).strip()))
+        pos += len(line) + 1
+    return headings
 
 
 _DATE_FORMATS = (

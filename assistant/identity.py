@@ -23,7 +23,7 @@ import json
 
 from .errors import IndexNotReady
 
-CHUNKER_VERSION = 1  # bump when text.chunk_spans or the chunk prefix changes what a chunk is
+CHUNKER_VERSION = 2  # bump when extraction, text.chunk_spans or the chunk prefix change what a chunk is (2: PDF line joining, pages, sections)
 PROBE = "A short fixed sentence whose embedding identifies the model that wrote this index."
 SAME_MODEL_COSINE = 0.99  # the same model on another machine or thread count agrees to ~1e-6
 FIELD = "embedder"  # collection metadata key: JSON {"name", "dim", "probe"}

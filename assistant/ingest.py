@@ -95,7 +95,9 @@ def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
     return [
         Chunk(id=f"{key}-{version[:16]}-{i:05d}", source=doc.source, title=doc.title, date=doc.date,
               doc_hash=version, start=s.start, end=s.end, text=doc.text[s.start : s.end],
-              context=context)
+              context=context, page=doc.page_at(s.start), section=doc.section_at(s.start),
+              page_starts=[p for p in doc.pages if s.start < p < s.end],
+              section_starts=[h for h in doc.headings if s.start < h[0] < s.end])
         for i, s in enumerate(spans)
     ]
 

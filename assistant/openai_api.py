@@ -16,7 +16,8 @@ Design and trade-offs:
   be able to replace the prompts that keep answers grounded and cited.
 * **Citations ride along as extra fields.** The message content is the answer text with its
   ``[n]`` markers, exactly as the CLI and web app show it. The sources are a top-level
-  ``citations`` list (``n, source, title, page, start, end, quote``; ``quote`` is always
+  ``citations`` list (``n, source, title, page, section, start, end, quote``; ``page`` is null for
+  formats without pages; ``quote`` is always
   ``Assistant.text_of(source)[start:end]``) plus ``refused``; in a stream they come in the
   final chunk, the one whose ``finish_reason`` is ``"stop"``. OpenAI's schema has no place for
   them, but its clients keep unknown fields (``openai`` puts them in ``model_dump()``), and
@@ -167,7 +168,7 @@ def _error_of(e: BaseException) -> tuple[int, str, str | None, str]:
 
 
 def citation_dicts(answer) -> list[dict]:
-    return [{"n": c.n, "source": c.source, "title": c.title, "page": getattr(c, "page", None),
+    return [{"n": c.n, "source": c.source, "title": c.title, "page": c.page, "section": c.section,
              "start": c.start, "end": c.end, "quote": c.quote} for c in answer.citations]
 
 

@@ -35,8 +35,23 @@ def _chunk_from(id_: str, text: str, meta: dict) -> Chunk:
     return Chunk(
         id=id_, source=meta["source"], title=meta.get("title", ""), date=meta.get("date", ""),
         doc_hash=meta["doc_hash"], start=int(meta["start"]), end=int(meta["end"]), text=text,
-        context=meta.get("context", ""),
+        context=meta.get("context", ""), page=meta.get("page"), section=meta.get("section", ""),
+        page_starts=[int(x) for x in meta.get("page_starts") or []],
+        section_starts=list(zip(map(int, meta.get("section_starts") or []), meta.get("section_titles") or [])),
     )
+
+
+def _structure(c: Chunk) -> dict:
+    """Page and heading fields of a chunk's metadata; Chroma takes no None and no empty list, so those are left out."""
+    meta: dict = {"section": c.section}
+    if c.page is not None:
+        meta["page"] = c.page
+    if c.page_starts:
+        meta["page_starts"] = list(c.page_starts)
+    if c.section_starts:
+        meta["section_starts"] = [o for o, _ in c.section_starts]
+        meta["section_titles"] = [t for _, t in c.section_starts]
+    return meta
 
 
 class Store:
@@ -225,7 +240,8 @@ class Store:
             embeddings=[list(map(float, e)) for e in embeddings],
             documents=[c.text for c in chunks],
             metadatas=[{"source": c.source, "title": c.title, "date": c.date, "doc_hash": c.doc_hash,
-                        "start": c.start, "end": c.end, "context": c.context, "n_chunks": n_chunks[(c.source, c.doc_hash)]}
+                        "start": c.start, "end": c.end, "context": c.context,
+                        "n_chunks": n_chunks[(c.source, c.doc_hash)], **_structure(c)}
                        for c in chunks],
         )
 

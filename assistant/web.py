@@ -164,9 +164,14 @@ def sources_line(turn: int, citations: list[dict]) -> str:
     if not citations:
         return ""
     links = " ".join(
-        f'<a href="#cite-{turn}-{c["n"]}" class="cite">&#91;{c["n"]}&#93; {esc(c["title"])}</a>' for c in citations
+        f'<a href="#cite-{turn}-{c["n"]}" class="cite">&#91;{c["n"]}&#93; {esc(c["title"])}{_page(c)}</a>' for c in citations
     )
     return f'\n\n<span class="sources">Sources: {links}</span>'
+
+
+def _page(item: dict) -> str:
+    """' · p. 12' after a title when the quote has a page (PDFs), else ''."""
+    return f' · p. {int(item["page"])}' if item.get("page") else ""
 
 
 def passages_html(passages: list[dict], turn: int | None, heading: str, note: str = "") -> str:
@@ -211,7 +216,7 @@ def evidence_html(item: dict, label: str) -> str:
     source, start, end = item["source"], int(item["start"]), int(item["end"])
     expected = item.get("quote") if item.get("quote") is not None else item.get("text", "")
     head = (f'<div class="panel-title">Evidence</div><div class="ev-head"><span class="ev-label">{esc(label)}</span> <b class="ev-title">{esc(item["title"])}</b>'
-            f'<span class="ev-date"> · {esc(item["date"])}</span></div>'
+            f'<span class="ev-date"> · {esc(item["date"])}{_page(item)}</span></div>'
             f'<div class="ev-src" title="{esc(source)}">{esc(source)}</div>')
     try:
         text = document_text(source)
@@ -260,7 +265,7 @@ def _boundary_after(text: str, hi: int, end: int) -> int:
 def _passage_dict(p) -> dict:
     c = p.chunk
     return {"source": c.source, "title": c.title, "date": c.date, "start": c.start, "end": c.end,
-            "text": c.text, "score": p.score}
+            "text": c.text, "score": p.score, "page": c.page}
 
 
 def _user_message(e: BaseException) -> str:

@@ -247,3 +247,51 @@ def test_assistant_ask_with_docs_reports_its_scope(settings, shared_embedder, tm
     with pytest.raises(InputError, match="nowhere.txt"):
         a.ask("Who will pay?", docs=[str(docs_dir / "nowhere.txt")])
     assert len(llm.calls) == calls  # a wrong scope fails before the model is asked
+
+
+def test_a_citation_has_the_page_and_section_of_its_own_quote():
+    """A chunk that starts on page 1 and runs onto page 2: a quote from its page-2 part says 2."""
+    from assistant.evidence import Source
+    from assistant.schema import Chunk, Passage
+
+    text = "The canal lock opens at dawn.\n\nBoats pay a toll of two coins at the lock gate."
+    two = text.index("Boats")
+    chunk = Chunk(id="c", source="/d/canal.pdf", title="Canal guide", date="2025-01-01", doc_hash="h", start=500,
+                  end=500 + len(text), text=text, page=4, section="Locks", page_starts=[500 + two],
+                  section_starts=[(500 + two, "Tolls")])
+    p = Passage(chunk=chunk, score=0.8)
+    first = Answerer._citation(1, Source(n=1, passage=p, start=500, end=500 + two - 2, text=text[: two - 2], score=1))
+    second = Answerer._citation(2, Source(n=2, passage=p, start=500 + two, end=500 + len(text), text=text[two:], score=1))
+    assert (first.page, first.section) == (4, "Locks")
+    assert (second.page, second.section) == (5, "Tolls")
+    assert second.to_dict()["page"] == 5 and second.to_dict()["section"] == "Tolls"
+    plain = Chunk(id="t", source="/d/a.txt", title="a", date="", doc_hash="h", start=0, end=5, text="Hello")
+    c = Answerer._citation(1, Source(n=1, passage=Passage(chunk=plain, score=1), start=0, end=5, text="Hello", score=1))
+    assert c.to_dict()["page"] is None and c.section == ""
+
+
+@pytest.mark.llm
+def test_an_answer_from_page_two_of_a_pdf_cites_page_two(tmp_path, shared_embedder):
+    """End to end with the real LLM: the fact is only on page 2 of a two-page PDF."""
+    from assistant import Assistant
+    from assistant.settings import Settings
+    from test_documents import make_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "museum.pdf").write_bytes(make_pdf([
+        ["The Larkspur Museum of Clocks opened a new wing this year. Visitors came from",
+         "many towns to see the collection, and the cafe stayed open late on Fridays."],
+        ["The oldest clock in the Larkspur Museum was built in 1687 by a weaver who",
+         "repaired looms. It still strikes the hour, although it runs four minutes slow."],
+    ], title="Larkspur Museum Yearbook"))
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.embedder = shared_embedder
+    a.ingest(str(docs))
+    d = a.ask("When was the oldest clock in the Larkspur Museum built?").to_dict()
+    assert not d["refused"] and "1687" in d["answer"], d["answer"]
+    assert any(c["page"] == 2 for c in d["citations"]), d["citations"]
+    for c in d["citations"]:
+        assert Assistant.text_of(c["source"])[c["start"] : c["end"]] == c["quote"]
+        if "1687" in c["quote"]:
+            assert c["page"] == 2

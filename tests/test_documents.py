@@ -29,8 +29,10 @@ CORPUS_FILE = CORPUS / "mhr-0040d577-amazon-sellers-sound-off-on-the-ftc-s-long-
 # ----------------------------------------------------------------------------- helpers
 
 
-def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
-    """A minimal valid PDF (Helvetica text, one line per string), xref offsets computed."""
+def make_pdf(pages: list[list[str]], title: str | None = None, **info: str) -> bytes:
+    """A minimal valid PDF (Helvetica text, one line per string), xref offsets computed.
+
+    ``info`` adds document-information entries, e.g. ``CreationDate="D:20240305120000Z"``."""
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -49,9 +51,10 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode()
         )
         objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    entries = ({"Title": title} if title else {}) | info
     info = None
-    if title:
-        objs.append(f"<< /Title ({title}) >>".encode("latin-1"))
+    if entries:
+        objs.append(("<< " + " ".join(f"/{k} ({v})" for k, v in entries.items()) + " >>").encode("latin-1"))
         info = len(objs)
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
@@ -265,6 +268,33 @@ def test_markdown_heading_title_and_whole_text(tmp_path):
     assert doc.date == mtime_date(p)
 
 
+def test_markdown_headings_are_sections(tmp_path):
+    text = ("---\ntitle: Garden notes\n# a YAML comment, not a heading\n---\nIntro before any heading.\n\n"
+            "# Roses\n\nPrune them in March.\n\n```sh\n# a shell comment\n```\n\n## Climbing roses ##\n\n"
+            "Tie the canes to the trellis.\n\n#not-a-heading\n")
+    p = tmp_path / "garden.md"
+    p.write_text(text, encoding="utf-8")
+    doc = read_document(p)
+    assert doc.headings == [(text.index("# Roses"), "Roses"), (text.index("## Climbing"), "Climbing roses")]
+    assert doc.section_at(text.index("Intro")) == ""
+    assert doc.section_at(text.index("Prune")) == "Roses"
+    assert doc.section_at(text.index("shell comment")) == "Roses"
+    assert doc.section_at(text.index("Tie the canes")) == "Climbing roses"
+
+
+def test_html_headings_are_sections(tmp_path):
+    p = tmp_path / "recipes.html"
+    p.write_text("<html><head><title>Recipes</title></head><body><p>A short preface.</p>"
+                 "<h2>Onion <em>soup</em></h2><p>Fry the onions slowly.</p>"
+                 "<section><h4>Serving</h4><p>Serve with toasted bread.</p></section></body></html>")
+    doc = read_document(p)
+    assert doc.text == ("A short preface.\n\nOnion soup\n\nFry the onions slowly.\n\nServing\n\n"
+                        "Serve with toasted bread.")
+    assert doc.headings == [(doc.text.index("Onion"), "Onion soup"), (doc.text.index("Serving"), "Serving")]
+    assert doc.section_at(doc.text.index("Fry")) == "Onion soup"
+    assert doc.section_at(doc.text.index("toasted")) == "Serving"
+
+
 def test_markdown_front_matter(tmp_path):
     body = '---\ntitle: "Front Matter Title"\ndate: 2021-05-06\ntags: [a, b]\n---\n\n# Heading\n\nBody.\n'
     p = tmp_path / "post.markdown"
@@ -340,7 +370,8 @@ def test_pdf_text_pages_and_title(tmp_path):
     p = tmp_path / "paper.pdf"
     p.write_bytes(make_pdf([["Hello PDF world", "Second line (with parens)"], ["Page two text"]], title="My PDF Title"))
     doc = read_document(p)
-    assert doc.text == "Hello PDF world\nSecond line (with parens)\n\nPage two text"
+    # short lines followed by a capital are lines of their own: paragraphs
+    assert doc.text == "Hello PDF world\n\nSecond line (with parens)\n\nPage two text"
     assert doc.title == "My PDF Title"
     assert doc.date == mtime_date(p)
     assert doc.hash == hashlib.sha256(p.read_bytes()).hexdigest()
@@ -351,9 +382,63 @@ def test_pdf_text_pages_and_title(tmp_path):
     d2 = read_document(plain)
     assert (d2.title, d2.date) == ("Header In PDF", "2019-12-31")
 
-    stem = tmp_path / "stem-title.pdf"
-    stem.write_bytes(make_pdf([["just text"]]))
-    assert read_document(stem).title == "stem-title"
+    untitled = tmp_path / "stem-title.pdf"  # no metadata title: the first page's first line, not the file name
+    untitled.write_bytes(make_pdf([["just text"]]))
+    assert read_document(untitled).title == "just text"
+
+
+def test_pdf_pages_wrapped_lines_and_metadata(tmp_path):
+    page1 = ["Spring Report of the Ashgrove Allotments", "",  # a heading, then a paragraph wrapped at ~60 columns
+             "The allotment society counted ninety-one plots this spring, and",
+             "the waiting list grew to forty names. A new tool shed was built",
+             "next to the east gate; its roof collects rain for the water butts.",
+             "7"]  # a page number in the footer
+    page2 = ["Members voted to plant a hedge of hawthorn along the north",
+             "fence. The hedge will shelter the bean rows from the wind and",
+             "should be fully grown within six years. The well-kept paths were",
+             "praised by the visiting judges, who also liked the sunflower bor-",
+             "ders near the pond.",
+             "8"]
+    p = tmp_path / "allotments.pdf"
+    p.write_bytes(make_pdf([page1, page2], title="Ashgrove Allotments: Spring Report",
+                           CreationDate="D:20240305120000Z", ModDate="D:20240410090000+02'00'"))
+    doc = read_document(p)
+    assert doc.title == "Ashgrove Allotments: Spring Report"
+    assert doc.date == "2024-03-05"  # when it was written, not the day it was extracted
+    assert len(doc.pages) == 2 and doc.pages[0] == 0
+    two = doc.pages[1]
+    assert doc.text[two:].startswith("Members voted to plant a hedge")
+    assert doc.text[:two].rstrip().endswith("collects rain for the water butts.")
+    assert doc.page_at(0) == 1 and doc.page_at(two - 1) == 1 and doc.page_at(two) == 2
+    assert doc.page_at(doc.text.index("sunflower")) == 2
+    # wrapped lines are joined into whole sentences; the heading stays a paragraph of its own
+    assert doc.text.startswith("Spring Report of the Ashgrove Allotments\n\nThe allotment society")
+    assert "this spring, and the waiting list grew to forty names." in doc.text
+    assert "The hedge will shelter the bean rows from the wind and should be fully grown" in doc.text
+    assert "sunflower borders near the pond." in doc.text  # a word broken for the line is mended
+    assert "well-kept" in doc.text
+    assert "\n7" not in doc.text and not doc.text.endswith("8")  # footer page numbers dropped
+    assert text_of(p) == doc.text
+
+
+def test_pdf_sentence_running_over_a_page_and_empty_pages(tmp_path):
+    p = tmp_path / "run-on.pdf"
+    p.write_bytes(make_pdf([[], ["The ferry timetable changes when the river is high and the"],
+                            ["captain decides to wait for the tide."], []], CreationDate="garbage"))
+    doc = read_document(p)
+    assert doc.text == "The ferry timetable changes when the river is high and the captain decides to wait for the tide."
+    assert doc.pages == [0, 0, doc.text.index("captain"), len(doc.text)]
+    assert [doc.page_at(o) for o in (0, doc.text.index("captain"))] == [2, 3]
+    assert doc.date == mtime_date(p)  # an unparseable CreationDate is no date
+
+
+@pytest.mark.parametrize("meta_title", ["Microsoft Word - minutes_final.doc", "", "untitled", "C:\\\\docs\\\\x.pdf", "scan_0042"])
+def test_pdf_placeholder_title_falls_back_to_the_first_heading(tmp_path, meta_title):
+    p = tmp_path / "doc0042.pdf"
+    p.write_bytes(make_pdf([["Minutes of the Orchard Committee", "The committee met in the barn on Tuesday evening, and the",
+                             "treasurer read out the accounts for the pear harvest."]],
+                           title=meta_title or None))
+    assert read_document(p).title == "Minutes of the Orchard Committee"
 
 
 def test_pdf_without_text(tmp_path):
@@ -420,6 +505,29 @@ def test_docx_paragraphs_tables_title(tmp_path):
     assert doc.title == "Word Title"
     assert doc.date == mtime_date(p)
     assert text_of(p) == doc.text
+
+
+def test_docx_headings_are_sections_and_core_dates(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.core_properties.created = datetime(2022, 9, 14, 8, 30)
+    d.add_paragraph("Pantry Inventory", style="Title")
+    d.add_paragraph("Counted on a rainy Sunday.")
+    d.add_heading("Grains", level=1)
+    d.add_paragraph("There are four jars of rice.")
+    d.add_heading("Dried beans", level=2)
+    d.add_paragraph("The lentils are nearly gone.")
+    p = tmp_path / "pantry.docx"
+    d.save(p)
+    doc = read_document(p)
+    assert doc.title == "Pantry Inventory"  # no core title: the Title-styled paragraph
+    assert doc.date == "2022-09-14"
+    assert doc.headings == [(doc.text.index("Grains"), "Grains"), (doc.text.index("Dried beans"), "Dried beans")]
+    assert doc.section_at(doc.text.index("Counted")) == ""
+    assert doc.section_at(doc.text.index("four jars")) == "Grains"
+    assert doc.section_at(doc.text.index("lentils")) == "Dried beans"
+    assert doc.pages == [] and doc.page_at(0) is None
 
 
 def test_docx_header_and_stem(tmp_path):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from assistant.documents import text_of
+from assistant.documents import read_document, text_of
 from assistant.embed import Embedder
 from assistant.ingest import ingest
 from assistant.store import Store
@@ -107,3 +107,44 @@ def test_dev_corpus_first_and_second_ingest(sync):
     assert len(first.added) == 300 and second.chunks == 0 and len(second.unchanged) == 300
     assert (t2 - t1) < 0.2 * (t1 - t0)
     consistent(sync.store)
+
+
+def test_chunks_know_their_page_and_section(shared_embedder, tmp_path):
+    """Page and section are Chroma metadata of each chunk, and survive the round trip through the store."""
+    from assistant.settings import Settings
+    from test_documents import make_pdf
+
+    settings = Settings.load(index_dir=str(tmp_path / "index"), chunk_tokens=64)
+    store = Store(settings)
+    d = tmp_path / "docs"
+    d.mkdir()
+    page = ["The pottery club fires its kiln every second Thursday of the month, and the",
+            "members glaze their bowls the week before. Clay is bought in bulk from a",
+            "quarry near the coast, which keeps the price low for beginners."]
+    (d / "club.pdf").write_bytes(make_pdf([page, page[::-1], page]))
+    (d / "kiln.md").write_text("Kiln rules for everyone.\n\n# Loading\n\nStack the shelves from the bottom up and leave a "
+                               "finger's width between pots so the heat can flow.\n\n## Cooling\n\nNever open the lid "
+                               "above two hundred degrees, because the glaze may crack.\n", encoding="utf-8")
+    ingest([str(d)], store, shared_embedder, settings, progress=False)
+    pdf = store.chunks_of(str(d / "club.pdf"))
+    doc = read_document(d / "club.pdf")
+    assert len(pdf) >= 3 and {c.page for c in pdf} == {1, 2, 3}
+    assert any(c.page_starts for c in pdf)  # a chunk running over a page break knows where it is
+    for c in pdf:
+        assert c.page == doc.page_at(c.start) and c.section == ""
+        assert c.page_starts == [p for p in doc.pages if c.start < p < c.end]
+        assert c.page_at(c.end - 1) == doc.page_at(c.end - 1)
+    md = sorted(store.chunks_of(str(d / "kiln.md")), key=lambda c: c.start)
+    text = text_of(d / "kiln.md")
+    assert md[0].section == "" and md[0].page is None
+    for c in md:
+        assert c.section == read_document(d / "kiln.md").section_at(c.start)
+        for word, section in (("Stack", "Loading"), ("Never", "Cooling")):
+            at = text.find(word, c.start, c.end)
+            if at != -1:
+                assert c.section_at(at) == section
+    # what Chroma itself holds: page only where the format has pages, section always
+    raw = store.collection.get(where={"source": str(d / "club.pdf")}, include=["metadatas"])["metadatas"]
+    assert all(isinstance(m["page"], int) and m["section"] == "" for m in raw)
+    raw = store.collection.get(where={"source": str(d / "kiln.md")}, include=["metadatas"])["metadatas"]
+    assert all("page" not in m and isinstance(m["section"], str) for m in raw)

@@ -50,7 +50,7 @@ def exact(c: dict) -> bool:
     return Assistant.text_of(c["source"])[c["start"]:c["end"]] == c["quote"]
 
 
-CITATION_KEYS = {"n", "source", "title", "page", "start", "end", "quote"}
+CITATION_KEYS = {"n", "source", "title", "page", "section", "start", "end", "quote"}
 
 
 # --------------------------------------------------------------------------- unit: messages and keys

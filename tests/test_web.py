@@ -115,6 +115,20 @@ def test_evidence_highlights_the_exact_quote_and_escapes_the_document(tmp_path):
     assert "changed since it was indexed" in stale
 
 
+def test_a_pdf_citation_shows_its_page_beside_the_title(tmp_path):
+    from assistant.web import sources_line
+
+    doc = tmp_path / "ferry.txt"  # any readable file: the panel only slices its text
+    text = "The ferry leaves at noon. It returns at six."
+    doc.write_text(text, encoding="utf-8")
+    cite = {"n": 1, "source": str(doc), "title": "Ferry times", "date": "2025-02-01", "start": 0, "end": 25,
+            "quote": text[:25], "page": 12}
+    assert "&#91;1&#93; Ferry times · p. 12</a>" in sources_line(0, [cite])
+    assert "p. 12" in evidence_html(cite, "[1]")
+    no_page = {**cite, "page": None}
+    assert "p." not in sources_line(0, [no_page]) and " · p. " not in evidence_html(no_page, "[1]")
+
+
 # --------------------------------------------------------------------------- uploads
 
 
