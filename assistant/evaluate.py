@@ -63,6 +63,7 @@ import time
 import traceback
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
@@ -209,7 +210,7 @@ def citation_exact(quote: str, source: str, start: int, end: int, text_cache: di
     return text is not None and 0 <= start <= end <= len(text) and text[start:end] == quote
 
 
-def percentile(values: list[float], q: float) -> float | None:
+def percentile(values: list[float | None], q: float) -> float | None:
     """Linear-interpolated percentile (q in 0..100) of the non-null values, or None."""
     vs = sorted(v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v)))
     if not vs:
@@ -560,7 +561,7 @@ def run(
     by_type: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_type[r["type"]].append(r)
-    report = {
+    report: dict[str, Any] = {
         "overall": aggregate(rows),
         "by_type": {t: aggregate(rs) for t, rs in sorted(by_type.items())},
         "questions": rows,
@@ -603,7 +604,11 @@ def run(
 def machine() -> dict:
     import platform
 
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

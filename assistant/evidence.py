@@ -108,7 +108,10 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
         for pos, i in enumerate(np.argsort(-scores[j], kind="stable")):
             slots.append(((pos + 1) / w, j, int(i)))
     slots.sort()
-    chosen, per_doc, spans_taken, seen = [], {}, [], set()
+    chosen: list = []
+    per_doc: dict[str, int] = {}
+    spans_taken: list[tuple[str, int, int]] = []
+    seen: set[int] = set()
     for _, _j, i in slots:
         if i in seen:
             continue

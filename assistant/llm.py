@@ -274,7 +274,12 @@ class OpenAICompatibleLLM(LLM):
         )
         try:
             out = client.chat.completions.create(
-                model=self.name, messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
+                model=self.name,
+                messages=messages,  # type: ignore[arg-type]  # plain role/content dicts
+                max_tokens=1,
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=10,
             )
         except openai.APIError:
             return super().yes_probability(messages)  # no logprobs here: the word itself
@@ -326,14 +331,14 @@ class OpenAICompatibleLLM(LLM):
 
 def _reason(exc: BaseException) -> str:
     """The innermost cause of a connection error, in a few words."""
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ConnectionRefusedError):
             return "connection refused"
         seen = seen.__cause__ or seen.__context__
     inner = exc
-    while inner.__cause__ is not None or inner.__context__ is not None:
-        inner = inner.__cause__ or inner.__context__
+    while (deeper := inner.__cause__ or inner.__context__) is not None:
+        inner = deeper
     text = str(inner) or type(inner).__name__
     if "refused" in text.lower():
         return "connection refused"

@@ -169,7 +169,7 @@ def describe() -> list[dict[str, Any]]:
                 "env": ENV_PREFIX + name.upper(),
                 "type": f.annotation.__name__ if isinstance(f.annotation, type) else str(f.annotation),
                 "default": default,
-                "group": (f.json_schema_extra or {}).get("group", ""),
+                "group": f.json_schema_extra.get("group", "") if isinstance(f.json_schema_extra, dict) else "",
                 "description": f.description or "",
             }
         )

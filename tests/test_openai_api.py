@@ -164,8 +164,8 @@ def test_streamed_answer_ends_with_citations(seed_server):
 def test_follow_up_uses_the_history_in_messages(seed_server, seed_assistant, monkeypatch):
     calls, real = [], seed_assistant.stream
 
-    def recording(question, history=None):
-        for event in real(question, history):
+    def recording(question, history=None, docs=None):
+        for event in real(question, history, docs=docs):
             if event.kind == "answer":
                 calls.append((question, history, event.data.standalone_question))
             yield event

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -155,12 +155,12 @@ class _Stream:
     """
 
     def __init__(self, events: Iterator[Event], on_answer: Callable[[Answer], None]):
-        self._events = events
+        self._events: Any = events  # a generator: closed when the consumer stops
         self._on_answer = on_answer
         self._first = next(events)  # may raise InputError, IndexNotReady, ...
         self.answer: Answer | None = None
 
-    def pieces(self) -> Iterator[str]:
+    def pieces(self) -> Generator[str, None, None]:
         """The verified text pieces; ``on_answer`` runs after the last one, before the end."""
         try:
             for event in itertools.chain((self._first,), self._events):
@@ -181,12 +181,15 @@ class _Stream:
         return self.answer
 
 
-async def _athread(gen: Iterator[str]) -> AsyncIterator[str]:
+_T = TypeVar("_T")
+
+
+async def _athread(gen: Generator[_T, None, None]) -> AsyncGenerator[_T, None]:
     """Iterate a blocking generator from async code, one ``next`` per worker-thread hop."""
     done = object()
     try:
         while (item := await asyncio.to_thread(next, gen, done)) is not done:
-            yield item
+            yield cast(_T, item)
     finally:
         try:
             gen.close()
@@ -260,7 +263,7 @@ class AssistantQueryEngine(BaseQueryEngine):
             return answer_response(run.run())
         response = StreamingResponse(response_gen=None, source_nodes=nodes, metadata=meta)  # type: ignore[arg-type]
 
-        def gen() -> Iterator[str]:
+        def gen() -> Generator[str, None, None]:
             yield from run.pieces()
             response.response_txt = run.answer.answer if run.answer else None
 
@@ -371,7 +374,7 @@ class AssistantChatEngine(BaseChatEngine):
 
         run = self._start(message, chat_history, on_answer)
 
-        def deltas() -> Iterator[ChatResponse]:
+        def deltas() -> Generator[ChatResponse, None, None]:
             text = ""
             for piece in run.pieces():
                 text += piece
