@@ -27,6 +27,7 @@ Design choices:
 - Every judge call is kept in ``Answer.checks`` (what was checked, P(yes), the sources read).
 - System prompts are constant, so an embedded llama.cpp keeps their KV cache across questions.
 """
+
 from __future__ import annotations
 
 import re
@@ -154,9 +155,20 @@ class Answerer:
         by_new = {new: old for old, new in run.renumber.items()}
         citations = [self._citation(new, run.by_key[by_new[new]]) for new in sorted(by_new)]
         timings["total_s"] = round(time.perf_counter() - t0, 3)
-        yield Event("answer", Answer(question=question, answer=" ".join(run.shown), refused=False,
-                                     citations=citations, passages=passages, removed_claims=run.removed,
-                                     timings=timings, context=run.context(), checks=run.checks))
+        yield Event(
+            "answer",
+            Answer(
+                question=question,
+                answer=" ".join(run.shown),
+                refused=False,
+                citations=citations,
+                passages=passages,
+                removed_claims=run.removed,
+                timings=timings,
+                context=run.context(),
+                checks=run.checks,
+            ),
+        )
 
     # -- yes/no: a verdict from per-part checks ----------------------------------------------
     def _yes_no(self, run: _Run) -> Iterator[Event]:
@@ -222,8 +234,10 @@ class Answerer:
     # -- open questions: a drafted answer, each sentence grounded and judged -----------------
     def _open(self, run: _Run) -> Iterator[Event]:
         query = run.query
-        sources = [run.register(s) for s in select(query, run.passages, self.retriever.embedder,
-                                                   self.settings.context_sentences)]
+        sources = [
+            run.register(s)
+            for s in select(query, run.passages, self.retriever.embedder, self.settings.context_sentences)
+        ]
         run.timings["retrieve_s"] = round(time.perf_counter() - run.t0, 3)
         if not sources:
             return
@@ -260,8 +274,9 @@ class Answerer:
                     continue
                 yield from run.emit(self, text)
 
-    def _checked(self, run: _Run, sentence: str, sources: list[Source], judge: Judge,
-                 extra: Sequence[Source] = ()) -> str | None:
+    def _checked(
+        self, run: _Run, sentence: str, sources: list[Source], judge: Judge, extra: Sequence[Source] = ()
+    ) -> str | None:
         """The sentence with renumbered citations if it is grounded in and stated by its sources."""
         cited = [n for n in dict.fromkeys(cited_numbers(sentence)) if 1 <= n <= len(sources)]
         claim = strip_citations(sentence)
@@ -286,8 +301,11 @@ class Answerer:
             read = [sources[n - 1] for n in group]
             keys = {(s.source, s.start) for s in read}
             for s in extra:
-                if len(read) < MAX_QUOTES and (s.source, s.start) not in keys and \
-                        not any(s.source == r.source and s.start < r.end and r.start < s.end for r in read):
+                if (
+                    len(read) < MAX_QUOTES
+                    and (s.source, s.start) not in keys
+                    and not any(s.source == r.source and s.start < r.end and r.start < s.end for r in read)
+                ):
                     read.append(s)
                     keys.add((s.source, s.start))
             verdict = judge.claim(run.query, claim, read)
@@ -305,9 +323,18 @@ class Answerer:
     @staticmethod
     def _citation(n: int, s: Source) -> Citation:
         c = s.passage.chunk
-        return Citation(n=n, source=c.source, title=c.title, date=c.date, start=s.start, end=s.end,
-                        quote=s.text, score=round(s.passage.score, 4),
-                        page=c.page_at(s.start), section=c.section_at(s.start))  # the quote's own page
+        return Citation(
+            n=n,
+            source=c.source,
+            title=c.title,
+            date=c.date,
+            start=s.start,
+            end=s.end,
+            quote=s.text,
+            score=round(s.passage.score, 4),
+            page=c.page_at(s.start),
+            section=c.section_at(s.start),
+        )  # the quote's own page
 
     @staticmethod
     def _refusal(question, passages, timings, t0, removed=None, note="") -> Answer:
@@ -317,10 +344,17 @@ class Answerer:
             for p in passages[:3]:
                 snippet = " ".join(p.chunk.text.split())
                 snippet = snippet[:220] + ("…" if len(snippet) > 220 else "")
-                lines.append(f"- {p.chunk.title}: \"{snippet}\"")
+                lines.append(f'- {p.chunk.title}: "{snippet}"')
         timings["total_s"] = round(time.perf_counter() - t0, 3)
-        return Answer(question=question, answer="\n".join(lines), refused=True, citations=[],
-                      passages=passages[:3], removed_claims=removed or [], timings=timings)
+        return Answer(
+            question=question,
+            answer="\n".join(lines),
+            refused=True,
+            citations=[],
+            passages=passages[:3],
+            removed_claims=removed or [],
+            timings=timings,
+        )
 
 
 def _plain_quotes(text: str) -> str:

@@ -3,6 +3,7 @@
 Every command maps to one API call; errors users can cause (no index yet, empty question,
 unreachable server, unreadable file) print one line and exit non-zero, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ def _print_citations(answer):
     for c in answer.citations:
         page = f", p. {c.page}" if c.page else ""
         print(f"  [{c.n}] {c.title} ({c.date}{page}) {c.source}:{c.start}-{c.end}")
-        print(f"      \"{' '.join(c.quote.split())}\"")
+        print(f'      "{" ".join(c.quote.split())}"')
 
 
 def cmd_ask(args):
@@ -99,7 +100,9 @@ def _stream_to_terminal(a, question, history, docs=None):
             print(_scope_line(answer.scope))
         t = answer.timings
         first = t.get("first_token_s")
-        print(f"  ({t.get('total_s')}s" + (f"; first token {first}s" if first is not None else "") + ")", file=sys.stderr)
+        print(
+            f"  ({t.get('total_s')}s" + (f"; first token {first}s" if first is not None else "") + ")", file=sys.stderr
+        )
 
 
 def cmd_chat(args):
@@ -132,7 +135,7 @@ def cmd_show(args):
     try:
         sys.stdout.write(text_of(args.source))
     except (UnreadableFile, OSError) as e:
-        raise InputError(f"cannot read {args.source}: {e}")
+        raise InputError(f"cannot read {args.source}: {e}") from None
 
 
 def cmd_documents(args):
@@ -185,8 +188,12 @@ def cmd_eval(args):
 
 
 def _doc_option(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--doc", action="append", metavar="PATH",
-                   help="only this indexed file, or the documents under this folder (repeatable)")
+    s.add_argument(
+        "--doc",
+        action="append",
+        metavar="PATH",
+        help="only this indexed file, or the documents under this folder (repeatable)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,8 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="index files and folders (default: seeds/)")
     s.add_argument("paths", nargs="*")
     s.add_argument("--json", action="store_true", help="print the report as JSON")
-    s.add_argument("--rebuild", action="store_true",
-                   help="re-embed everything into a fresh index (after changing the embedding model)")
+    s.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="re-embed everything into a fresh index (after changing the embedding model)",
+    )
     s.set_defaults(fn=cmd_ingest)
 
     s = sub.add_parser("search", help="show the passages retrieval finds")
@@ -246,8 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--questions", required=True)
     s.add_argument("--out", default="eval-out")
     s.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    s.add_argument("--reuse-index", action="store_true",
-                   help="keep <out>/index from an earlier run (the build time is then not measured)")
+    s.add_argument(
+        "--reuse-index",
+        action="store_true",
+        help="keep <out>/index from an earlier run (the build time is then not measured)",
+    )
     s.add_argument("--retrieval-only", action="store_true", help="measure retrieval and context only (no LLM)")
     s.set_defaults(fn=cmd_eval)
     return p

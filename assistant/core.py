@@ -11,27 +11,27 @@ answer pipeline gets a scoped view of the retriever, so retrieval, evidence and 
 stay inside it; ``Answer.scope`` reports the sources used. A scope that matches nothing is an
 ``InputError`` rather than a refusal: it is a typo or a removed document, not a missing answer.
 """
+
 from __future__ import annotations
 
 import os
 import threading
-from typing import Iterator
+from collections.abc import Generator, Iterator
 
 from . import identity, language, summarize
 from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
-from .errors import InputError
-from .text import clean_input, shown_path
 from .embed import Embedder
+from .errors import InputError
 from .ingest import IngestReport, ingest
 from .retrieve import Retriever
 from .schema import Answer, Passage
 from .settings import Settings
 from .store import Store
+from .text import clean_input, shown_path
 
 MAX_QUESTION_CHARS = 2000  # longer questions are refused with a message (a pasted document is not a question)
-
 
 
 class Assistant:
@@ -151,7 +151,9 @@ class Assistant:
             raise InputError(f"the number of passages must be at least 1 (got {k})")
         return self._scoped(self.scope(docs)).search(query, k)
 
-    def stream(self, question: str, history: list[tuple[str, str]] | None = None, docs=None) -> Iterator[Event]:
+    def stream(
+        self, question: str, history: list[tuple[str, str]] | None = None, docs=None
+    ) -> Generator[Event, None, None]:
         """Yield Events: 'passages' first, then verified 'text' pieces, then the final 'answer'.
 
         ``docs``: files or folders to answer from (see ``scope``); the answer's ``scope`` lists them.
@@ -159,9 +161,13 @@ class Assistant:
         question = clean_input(question)
         if not question:
             raise InputError("the question is empty: type a question about your documents")
-        if len(question) > MAX_QUESTION_CHARS:  # the prompt must fit the LLM's context; cutting would change the question
-            raise InputError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}: "
-                             "ask a shorter question, or add the text as a document and ask about it")
+        if (
+            len(question) > MAX_QUESTION_CHARS
+        ):  # the prompt must fit the LLM's context; cutting would change the question
+            raise InputError(
+                f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}: "
+                "ask a shorter question, or add the text as a document and ask about it"
+            )
         scope = self.scope(docs)  # before the LLM: a wrong path fails fast
         request = summarize.parse(question, self.documents())  # "Summarize X": the whole document, no retrieval
         if request:

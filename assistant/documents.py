@@ -47,6 +47,7 @@ Design and trade-offs:
   the recursion limit (``os.walk`` is recursive before Python 3.12); symlinked folders are
   never followed (no loops), hidden names (leading ``.``) are skipped, output is sorted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,13 +56,13 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from .schema import Document
 from .errors import UnreadableFile
+from .schema import Document
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -75,8 +76,6 @@ __all__ = [
     "iter_files",
     "text_of",
 ]
-
-
 
 
 # --------------------------------------------------------------------------- public API
@@ -149,7 +148,7 @@ def read_document(path: str | os.PathLike) -> Document:
     raw_date = header.get("date", "").strip() or meta_date.strip()
     doc_date = _normalize_date(raw_date) if raw_date else ""
     if not doc_date:
-        doc_date = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc).date().isoformat()
+        doc_date = datetime.fromtimestamp(st.st_mtime, tz=UTC).date().isoformat()
     return Document(
         source=source,
         text=text,
@@ -209,7 +208,9 @@ class Extraction:
 
 def _joined(paragraphs: list[tuple[str, bool]]) -> tuple[str, list[tuple[int, str]]]:
     """Paragraphs joined by blank lines; the offsets of those flagged as headings."""
-    out, headings, pos = [], [], 0
+    out: list[str] = []
+    headings: list[tuple[int, str]] = []
+    pos = 0
     for text, is_heading in paragraphs:
         if out:
             pos += 2
@@ -279,20 +280,52 @@ def _universal(raw: bytes, encoding: str) -> str:
 
 _DROP_TAGS = ["script", "style", "nav", "head", "noscript", "template", "svg", "iframe", "form"]
 _BLOCK_TAGS = [
-    "p", "div", "section", "article", "main", "header", "footer", "aside", "blockquote",
-    "pre", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "figcaption", "address",
-    "details", "summary", "caption", "body", "html",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "aside",
+    "blockquote",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "figure",
+    "figcaption",
+    "address",
+    "details",
+    "summary",
+    "caption",
+    "body",
+    "html",
 ]
 _PARA = "\x1e"  # paragraph marker inserted around block elements
 _HEAD = "\ue000"  # marks a paragraph that is an h1-h6 heading (private use, and not whitespace: str.strip keeps it)
 _HEADING_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
-_DATE_META = ("article:published_time", "date", "dc.date", "dcterms.date", "pubdate",
-              "publish-date", "datepublished")
+_DATE_META = ("article:published_time", "date", "dc.date", "dcterms.date", "pubdate", "publish-date", "datepublished")
 
 
-_HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*(?:;|$))",
-                           re.IGNORECASE)
+_HIDDEN_STYLE = re.compile(
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*(?:;|$))", re.IGNORECASE
+)
 
 
 def _is_hidden(tag) -> bool:
@@ -314,9 +347,9 @@ def _read_html(raw: bytes) -> Extraction:
         title = soup.title.get_text(" ", strip=True)
     meta_date = ""
     for meta in soup.find_all("meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        key = str(meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if key in _DATE_META and meta.get("content"):
-            meta_date = meta["content"]
+            meta_date = str(meta["content"])
             break
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
@@ -533,7 +566,7 @@ def _join(current: str, line: str, words: set[str]) -> str:
         return current[:-1] + line
     m = _HYPHENATED.search(current)
     if m and line[:1].isalnum():
-        head, tail = m.group(1), re.match(r"\w*", line).group()
+        head, tail = m.group(1), re.match(r"\w*", line).group()  # type: ignore[union-attr]  # \w* always matches
         kept = f"{head}-{tail}".lower() in words or head.lower() in _COMPOUND_HEADS
         if not line[:1].islower() or (kept and (head + tail).lower() not in words):
             return current + line  # "Franco-" + "German", "2019-" + "2020", "well-" + "known" when so spelt elsewhere
@@ -568,8 +601,18 @@ def _real_pdf_title(title: str) -> str:
 
 
 _FILE_NAME = re.compile(r"\.(docx?|pdf|rtf|odt|tex|dvi|e?ps|indd|pptx?|xlsx?|txt|html?|qxd)$")
-_PLACEHOLDER_TITLES = {"untitled", "untitled document", "title", "document", "no title", "slide 1",
-                       "powerpoint presentation", "microsoft word document", "pdf", "new document"}
+_PLACEHOLDER_TITLES = {
+    "untitled",
+    "untitled document",
+    "title",
+    "document",
+    "no title",
+    "slide 1",
+    "powerpoint presentation",
+    "microsoft word document",
+    "pdf",
+    "new document",
+}
 
 
 def _pdf_problem(raw: bytes, e: Exception) -> str:
@@ -625,7 +668,7 @@ def _read_docx(raw: bytes) -> Extraction:
 
 # Every file written by python-docx from its built-in template carries that template's stamp,
 # which says nothing about the document.
-_PYTHON_DOCX_TEMPLATE_DATE = datetime(2013, 12, 23, 23, 15, tzinfo=timezone.utc)
+_PYTHON_DOCX_TEMPLATE_DATE = datetime(2013, 12, 23, 23, 15, tzinfo=UTC)
 
 
 def _style_name(paragraph) -> str:
@@ -732,11 +775,22 @@ def _md_heading_levels(text: str) -> list[tuple[int, int, str]]:
 
 
 _DATE_FORMATS = (
-    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d",
-    "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y",
-    "%d %B %Y", "%d %b %Y", "%d %B, %Y", "%d %b, %Y",
-    "%B %Y", "%b %Y",
-    "%m/%d/%Y", "%d.%m.%Y",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y%m%d",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%d %B, %Y",
+    "%d %b, %Y",
+    "%B %Y",
+    "%b %Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
 )
 
 

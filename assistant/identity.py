@@ -16,6 +16,7 @@ sizes can share one index.
 An index written before fingerprints existed has none; it adopts the current embedder's (it
 cannot be checked, and refusing it would break every existing index).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,9 @@ import json
 
 from .errors import IndexNotReady
 
-CHUNKER_VERSION = 2  # bump when extraction, text.chunk_spans or the chunk prefix change what a chunk is (2: PDF line joining, pages, sections)
+# Bump when extraction, text.chunk_spans or the chunk prefix change what a chunk is
+# (2: PDF line joining, pages, sections).
+CHUNKER_VERSION = 2
 PROBE = "A short fixed sentence whose embedding identifies the model that wrote this index."
 SAME_MODEL_COSINE = 0.99  # the same model on another machine or thread count agrees to ~1e-6
 FIELD = "embedder"  # collection metadata key: JSON {"name", "dim", "probe"}
@@ -72,4 +75,5 @@ def check(store, embedder, settings) -> None:
     raise IndexNotReady(
         f"the index at {store.where} was built with the embedding model {built.get('name')!r} "
         f"({built.get('dim')} dimensions), but the settings now use {current['name']!r} ({current['dim']} dimensions): "
-        "run `assistant ingest PATH --rebuild` to re-embed your documents with it, or set ASSISTANT_EMBED_MODEL back")
+        "run `assistant ingest PATH --rebuild` to re-embed your documents with it, or set ASSISTANT_EMBED_MODEL back"
+    )

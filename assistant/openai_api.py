@@ -51,6 +51,7 @@ Design and trade-offs:
   LLM calls per answer (rewrite, draft, judge) and their counts are not exposed; the fields are
   valid integers so clients that sum them keep working.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -58,7 +59,8 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Iterator
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -86,8 +88,11 @@ def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content
-                        if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str))
+        return " ".join(
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
     raise InputError("message content must be a string or a list of content parts")
 
 
@@ -149,8 +154,13 @@ def authorized(header: str | None, keys: list[str]) -> bool:
 # --------------------------------------------------------------------------- responses
 
 
-def error_response(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
-                   headers: dict | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    code: str | None = None,
+    headers: dict | None = None,
+) -> JSONResponse:
     """OpenAI's error shape, so clients show the message instead of failing to parse."""
     body = {"error": {"message": " ".join(str(message).split()), "type": type_, "param": None, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -168,8 +178,19 @@ def _error_of(e: BaseException) -> tuple[int, str, str | None, str]:
 
 
 def citation_dicts(answer) -> list[dict]:
-    return [{"n": c.n, "source": c.source, "title": c.title, "page": c.page, "section": c.section,
-             "start": c.start, "end": c.end, "quote": c.quote} for c in answer.citations]
+    return [
+        {
+            "n": c.n,
+            "source": c.source,
+            "title": c.title,
+            "page": c.page,
+            "section": c.section,
+            "start": c.start,
+            "end": c.end,
+            "quote": c.quote,
+        }
+        for c in answer.citations
+    ]
 
 
 def _tokens(text: str) -> int:
@@ -199,9 +220,12 @@ def router(assistant) -> APIRouter:
     def denied(request: Request) -> JSONResponse | None:
         if authorized(request.headers.get("authorization"), keys):
             return None
-        return error_response(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with one of "
-                              "the keys in ASSISTANT_API_KEYS", code="invalid_api_key",
-                              headers={"WWW-Authenticate": "Bearer"})
+        return error_response(
+            401,
+            "missing or invalid API key: send 'Authorization: Bearer <key>' with one of the keys in ASSISTANT_API_KEYS",
+            code="invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     async def in_thread(fn, *args):
         if not limiter:
@@ -255,27 +279,51 @@ def router(assistant) -> APIRouter:
         except Exception as e:
             return _failure(e, question)
         if body.get("stream"):
-            include_usage = isinstance(body.get("stream_options"), dict) and bool(body["stream_options"].get("include_usage"))
+            include_usage = isinstance(body.get("stream_options"), dict) and bool(
+                body["stream_options"].get("include_usage")
+            )
             chunks = _stream(events, first, cid, now, name, question, history, include_usage)
-            return StreamingResponse(chunks, media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            )
         try:
             answer = await in_thread(_finish, events, first)
         except Exception as e:
             return _failure(e, question)
-        return JSONResponse({
-            "id": cid, "object": "chat.completion", "created": now, "model": name, "system_fingerprint": None,
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": answer.answer, "refusal": None}}],
-            "usage": usage(question, history, answer.answer),
-            "citations": citation_dicts(answer), "refused": answer.refused,
-        })
+        return JSONResponse(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": now,
+                "model": name,
+                "system_fingerprint": None,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "message": {"role": "assistant", "content": answer.answer, "refusal": None},
+                    }
+                ],
+                "usage": usage(question, history, answer.answer),
+                "citations": citation_dicts(answer),
+                "refused": answer.refused,
+            }
+        )
 
     async def _stream(events, first, cid, now, name, question, history, include_usage):
         def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-            return _sse({"id": cid, "object": "chat.completion.chunk", "created": now, "model": name,
-                         "system_fingerprint": None,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra})
+            return _sse(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": now,
+                    "model": name,
+                    "system_fingerprint": None,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                    **extra,
+                }
+            )
 
         yield chunk({"role": "assistant", "content": ""})
         shown, event = "", first
@@ -289,11 +337,19 @@ def router(assistant) -> APIRouter:
                 elif event.kind == "answer":
                     answer = event.data
                     if answer.answer.startswith(shown) and len(answer.answer) > len(shown):
-                        yield chunk({"content": answer.answer[len(shown):]})  # text the stream did not show
+                        yield chunk({"content": answer.answer[len(shown) :]})  # text the stream did not show
                     yield chunk({}, "stop", citations=citation_dicts(answer), refused=answer.refused)
                     if include_usage:
-                        yield _sse({"id": cid, "object": "chat.completion.chunk", "created": now, "model": name,
-                                    "choices": [], "usage": usage(question, history, answer.answer)})
+                        yield _sse(
+                            {
+                                "id": cid,
+                                "object": "chat.completion.chunk",
+                                "created": now,
+                                "model": name,
+                                "choices": [],
+                                "usage": usage(question, history, answer.answer),
+                            }
+                        )
                     break
                 event = await in_thread(next, events, _done)
         except Exception as e:
@@ -309,7 +365,7 @@ def router(assistant) -> APIRouter:
     return api
 
 
-def _finish(events: Iterator, first) -> Any:
+def _finish(events: Generator, first) -> Any:
     event = first
     try:
         while event is not _done:

@@ -3,6 +3,7 @@
 Every span is a pair of character offsets into ``Document.text``; a citation's quote is
 always ``Document.text[start:end]``, never a paraphrase, so it can be checked by anyone.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right

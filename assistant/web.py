@@ -58,6 +58,7 @@ Design and trade-offs:
   ``ASSISTANT_AUTH=user:password`` is set. No asset is fetched from the internet (bundled
   fonts, no CDN), so the page works offline.
 """
+
 from __future__ import annotations
 
 import html
@@ -73,7 +74,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
 
 import gradio as gr  # noqa: E402
 
@@ -95,8 +95,13 @@ USER_ERRORS = AssistantError  # the errors whose message is meant for the user (
 
 def esc(text: Any) -> str:
     """Escape text for HTML, and neutralize template syntax (``${}``, ``{{}}``, backticks)."""
-    return (html.escape(str(text), quote=True)
-            .replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;").replace("`", "&#96;"))
+    return (
+        html.escape(str(text), quote=True)
+        .replace("$", "&#36;")
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
+        .replace("`", "&#96;")
+    )
 
 
 # Markdown punctuation gets a backslash; < > & are left to HTML escaping ("\\&gt;" would show "&gt;").
@@ -164,14 +169,15 @@ def sources_line(turn: int, citations: list[dict]) -> str:
     if not citations:
         return ""
     links = " ".join(
-        f'<a href="#cite-{turn}-{c["n"]}" class="cite">&#91;{c["n"]}&#93; {esc(c["title"])}{_page(c)}</a>' for c in citations
+        f'<a href="#cite-{turn}-{c["n"]}" class="cite">&#91;{c["n"]}&#93; {esc(c["title"])}{_page(c)}</a>'
+        for c in citations
     )
     return f'\n\n<span class="sources">Sources: {links}</span>'
 
 
 def _page(item: dict) -> str:
     """' · p. 12' after a title when the quote has a page (PDFs), else ''."""
-    return f' · p. {int(item["page"])}' if item.get("page") else ""
+    return f" · p. {int(item['page'])}" if item.get("page") else ""
 
 
 def passages_html(passages: list[dict], turn: int | None, heading: str, note: str = "") -> str:
@@ -181,9 +187,8 @@ def passages_html(passages: list[dict], turn: int | None, heading: str, note: st
     for i, p in enumerate(passages):
         snippet = " ".join(p["text"].split())
         snippet = snippet[:360] + ("…" if len(snippet) > 360 else "")
-        link = (f' <a href="#passage-{turn}-{i}" class="show-passage">show in document</a>'
-                if turn is not None else "")
-        score = f' · score {p["score"]:.2f}' if (p.get("score") or 0) >= 0.005 else ""
+        link = f' <a href="#passage-{turn}-{i}" class="show-passage">show in document</a>' if turn is not None else ""
+        score = f" · score {p['score']:.2f}" if (p.get("score") or 0) >= 0.005 else ""
         items.append(
             f'<li class="passage"><div class="p-head"><b>{esc(p["title"])}</b>'
             f'<span class="p-meta"> · {esc(p["date"])}{score}</span></div>'
@@ -194,10 +199,14 @@ def passages_html(passages: list[dict], turn: int | None, heading: str, note: st
     return f'<div class="passages"><div class="panel-title">{esc(heading)}</div>{extra}<ol>{"".join(items)}</ol></div>'
 
 
-EVIDENCE_HINT = ('<div class="panel-title">Evidence</div><div class="panel-empty">Click a citation such as '
-                 '<b>&#91;1&#93;</b> in an answer to see its source passage here, highlighted in the document.</div>')
-PASSAGES_HINT = ('<div class="panel-title">Passages</div><div class="panel-empty">The passages found for your '
-                 'question appear here as soon as they are retrieved, before the answer is written.</div>')
+EVIDENCE_HINT = (
+    '<div class="panel-title">Evidence</div><div class="panel-empty">Click a citation such as '
+    "<b>&#91;1&#93;</b> in an answer to see its source passage here, highlighted in the document.</div>"
+)
+PASSAGES_HINT = (
+    '<div class="panel-title">Passages</div><div class="panel-empty">The passages found for your '
+    "question appear here as soon as they are retrieved, before the answer is written.</div>"
+)
 
 
 @lru_cache(maxsize=32)
@@ -215,32 +224,45 @@ def evidence_html(item: dict, label: str) -> str:
     """The evidence panel for a citation or passage: quote highlighted in context, whole document."""
     source, start, end = item["source"], int(item["start"]), int(item["end"])
     expected = item.get("quote") if item.get("quote") is not None else item.get("text", "")
-    head = (f'<div class="panel-title">Evidence</div><div class="ev-head"><span class="ev-label">{esc(label)}</span> <b class="ev-title">{esc(item["title"])}</b>'
-            f'<span class="ev-date"> · {esc(item["date"])}{_page(item)}</span></div>'
-            f'<div class="ev-src" title="{esc(source)}">{esc(source)}</div>')
+    head = (
+        f'<div class="panel-title">Evidence</div><div class="ev-head"><span class="ev-label">{esc(label)}</span> <b class="ev-title">{esc(item["title"])}</b>'
+        f'<span class="ev-date"> · {esc(item["date"])}{_page(item)}</span></div>'
+        f'<div class="ev-src" title="{esc(source)}">{esc(source)}</div>'
+    )
     try:
         text = document_text(source)
     except (OSError, UnreadableFile) as e:
-        return (f'<div class="evidence">{head}<div class="ev-warn">The document cannot be read any more '
-                f'({esc(getattr(e, "reason", None) or e)}); this is the quote as indexed:</div>'
-                f'<blockquote class="ev-passage"><mark>{esc(expected)}</mark></blockquote></div>')
+        return (
+            f'<div class="evidence">{head}<div class="ev-warn">The document cannot be read any more '
+            f"({esc(getattr(e, 'reason', None) or e)}); this is the quote as indexed:</div>"
+            f'<blockquote class="ev-passage"><mark>{esc(expected)}</mark></blockquote></div>'
+        )
     if text[start:end] != expected:
-        return (f'<div class="evidence">{head}<div class="ev-warn">The document has changed since it was indexed; '
-                f'this is the quote as indexed (re-upload or re-ingest the file to refresh it):</div>'
-                f'<blockquote class="ev-passage"><mark>{esc(expected)}</mark></blockquote></div>')
+        return (
+            f'<div class="evidence">{head}<div class="ev-warn">The document has changed since it was indexed; '
+            f"this is the quote as indexed (re-upload or re-ingest the file to refresh it):</div>"
+            f'<blockquote class="ev-passage"><mark>{esc(expected)}</mark></blockquote></div>'
+        )
     lo = _boundary_before(text, max(0, start - CONTEXT_CHARS), start)
     hi = _boundary_after(text, min(len(text), end + CONTEXT_CHARS), end)
-    passage = (("… " if lo > 0 else "") + esc(text[lo:start]) + f"<mark>{esc(text[start:end])}</mark>"
-               + esc(text[end:hi]) + (" …" if hi < len(text) else ""))
+    passage = (
+        ("… " if lo > 0 else "")
+        + esc(text[lo:start])
+        + f"<mark>{esc(text[start:end])}</mark>"
+        + esc(text[end:hi])
+        + (" …" if hi < len(text) else "")
+    )
     if len(text) > WHOLE_DOC_CHARS:
         w0, w1 = max(0, start - WHOLE_DOC_CHARS // 2), min(len(text), end + WHOLE_DOC_CHARS // 2)
         note = f'<div class="panel-note">Long document: showing characters {w0:,}–{w1:,} of {len(text):,}.</div>'
     else:
         w0, w1, note = 0, len(text), ""
-    whole = (esc(text[w0:start]) + f'<mark class="doc-mark">{esc(text[start:end])}</mark>' + esc(text[end:w1]))
-    return (f'<div class="evidence">{head}<blockquote class="ev-passage">{passage}</blockquote>'
-            f'<details class="whole-doc"><summary>Show whole document</summary>{note}'
-            f'<div class="doc-text">{whole}</div></details></div>')
+    whole = esc(text[w0:start]) + f'<mark class="doc-mark">{esc(text[start:end])}</mark>' + esc(text[end:w1])
+    return (
+        f'<div class="evidence">{head}<blockquote class="ev-passage">{passage}</blockquote>'
+        f'<details class="whole-doc"><summary>Show whole document</summary>{note}'
+        f'<div class="doc-text">{whole}</div></details></div>'
+    )
 
 
 def _boundary_before(text: str, lo: int, start: int) -> int:
@@ -264,8 +286,16 @@ def _boundary_after(text: str, hi: int, end: int) -> int:
 
 def _passage_dict(p) -> dict:
     c = p.chunk
-    return {"source": c.source, "title": c.title, "date": c.date, "start": c.start, "end": c.end,
-            "text": c.text, "score": p.score, "page": c.page}
+    return {
+        "source": c.source,
+        "title": c.title,
+        "date": c.date,
+        "start": c.start,
+        "end": c.end,
+        "text": c.text,
+        "score": p.score,
+        "page": c.page,
+    }
 
 
 def _user_message(e: BaseException) -> str:
@@ -291,8 +321,11 @@ class UploadResult:
 
     @property
     def done(self) -> str:
-        return ", ".join(f"{len(xs)} {label}" for xs, label in
-                         ((self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged")) if xs)
+        return ", ".join(
+            f"{len(xs)} {label}"
+            for xs, label in ((self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged"))
+            if xs
+        )
 
     def markdown(self) -> str:
         lines = [f"**Indexed:** {self.done}. You can ask about them now."] if self.done else []
@@ -314,7 +347,7 @@ def add_uploads(assistant, files, progress=None) -> UploadResult:
         result.skipped.append((str(uploads), f"cannot create the upload folder: {e.strerror or e}"))
         return result
     for f in files:
-        path, original = (f if isinstance(f, (tuple, list)) else (f, getattr(f, "orig_name", None)))
+        path, original = f if isinstance(f, (tuple, list)) else (f, getattr(f, "orig_name", None))
         name = safe_filename(original or os.path.basename(str(path)))
         if os.path.splitext(name)[1].lower() not in SUPPORTED:
             result.skipped.append((name, f"unsupported file type (supported: {', '.join(sorted(SUPPORTED))})"))
@@ -447,7 +480,8 @@ def build_app(assistant) -> gr.Blocks:
         session = session or _new_session()
         turn = session["next_turn"]
         session["next_turn"] += 1
-        record = session["turns"][turn] = {"citations": [], "passages": []}
+        record: dict[str, Any] = {"citations": [], "passages": []}
+        session["turns"][turn] = record
         messages = session["messages"]
         messages.append({"role": "user", "content": md_escape(question)})
         messages.append({"role": "assistant", "content": "_Searching your documents…_"})
@@ -459,8 +493,12 @@ def build_app(assistant) -> gr.Blocks:
                 if event.kind == "passages":
                     record["passages"] = [_passage_dict(p) for p in event.data]
                     messages[-1]["content"] = "_Reading the passages and writing an answer…_"
-                    panel = passages_html(record["passages"], turn, "Retrieved passages",
-                                          note="" if record["passages"] else "Nothing in the index matches.")
+                    panel = passages_html(
+                        record["passages"],
+                        turn,
+                        "Retrieved passages",
+                        note="" if record["passages"] else "Nothing in the index matches.",
+                    )
                     yield gr.skip(), list(messages), panel, session
                 elif event.kind == "citation":
                     record["citations"].append(event.data.to_dict())
@@ -474,10 +512,14 @@ def build_app(assistant) -> gr.Blocks:
                     if answer.refused:
                         record["passages"] = [_passage_dict(p) for p in answer.passages]
                         content = render_answer(answer.answer, turn)
-                        panel = passages_html(record["passages"], turn, "Closest passages",
-                                              note="No passage answers the question; these came closest."
-                                              if record["passages"] else "The index has no documents yet: "
-                                              "add some in the Documents tab.")
+                        panel = passages_html(
+                            record["passages"],
+                            turn,
+                            "Closest passages",
+                            note="No passage answers the question; these came closest."
+                            if record["passages"]
+                            else "The index has no documents yet: add some in the Documents tab.",
+                        )
                     else:
                         titles = {c["n"]: c["title"] for c in record["citations"]}
                         content = render_answer(answer.answer, turn, titles) + sources_line(turn, record["citations"])
@@ -505,15 +547,17 @@ def build_app(assistant) -> gr.Blocks:
     def show_evidence(key: str, session: dict):
         m = re.fullmatch(r"(cite|passage)-(\d+)-(\d+)", (key or "").strip())
         record = (session or {}).get("turns", {}).get(int(m.group(2))) if m else None
-        if not record:
+        if not record or not m:
             return '<div class="panel-title">Evidence</div><div class="panel-empty">That answer is no longer in this conversation.</div>'
         kind, n = m.group(1), int(m.group(3))
         try:
             if kind == "cite":
                 item = next((c for c in record["citations"] if c["n"] == n), None)
                 if item is None:
-                    return ('<div class="panel-title">Evidence</div><div class="panel-empty">The sources of this '
-                            'answer appear when it is complete.</div>')
+                    return (
+                        '<div class="panel-title">Evidence</div><div class="panel-empty">The sources of this '
+                        "answer appear when it is complete.</div>"
+                    )
                 return evidence_html(item, f"[{n}]")
             if n >= len(record["passages"]):
                 return '<div class="panel-title">Evidence</div><div class="panel-empty">That passage is no longer available.</div>'
@@ -530,7 +574,7 @@ def build_app(assistant) -> gr.Blocks:
             gr.Warning(str(e))
             docs = []
         rows = [[d["title"], d["date"], d["chunks"], d["source"]] for d in docs]
-        choices = [(f'{d["title"]} — {Path(d["source"]).name}', d["source"]) for d in docs]
+        choices = [(f"{d['title']} — {Path(d['source']).name}", d["source"]) for d in docs]
         return rows, choices
 
     def scope_note(scope: list[str]) -> str:
@@ -546,7 +590,9 @@ def build_app(assistant) -> gr.Blocks:
             return gr.skip()  # refresh_docs already warned
         titles = [d["title"] or Path(d["source"]).name for d in docs]
         twins = Counter(titles)
-        options = [(t if twins[t] == 1 else f'{t} — {Path(d["source"]).name}', d["source"]) for t, d in zip(titles, docs)]
+        options = [
+            (t if twins[t] == 1 else f"{t} — {Path(d['source']).name}", d["source"]) for t, d in zip(titles, docs)
+        ]
         values = {d["source"] for d in docs}
         return gr.update(choices=options, value=[v for v in (selected or []) if v in values])
 
@@ -554,8 +600,11 @@ def build_app(assistant) -> gr.Blocks:
         rows, choices = doc_rows()
         values = {c[1] for c in choices}
         summary = f"{len(rows)} document{'s' if len(rows) != 1 else ''} indexed."
-        return (gr.update(value=rows), gr.update(choices=choices, value=selected if selected in values else None),
-                summary)
+        return (
+            gr.update(value=rows),
+            gr.update(choices=choices, value=selected if selected in values else None),
+            summary,
+        )
 
     def add_files(files, progress=gr.Progress()):
         files = [f for f in (files or []) if f]
@@ -566,8 +615,10 @@ def build_app(assistant) -> gr.Blocks:
         if result.done:
             gr.Info("Indexed: " + result.done)
         if result.skipped:
-            gr.Warning(f"{len(result.skipped)} file{'s' if len(result.skipped) != 1 else ''} skipped: "
-                       + "; ".join(f"{n}: {r}" for n, r in result.skipped)[:300])
+            gr.Warning(
+                f"{len(result.skipped)} file{'s' if len(result.skipped) != 1 else ''} skipped: "
+                + "; ".join(f"{n}: {r}" for n, r in result.skipped)[:300]
+            )
         table, dropdown, summary = refresh_docs()
         return table, dropdown, summary, result.markdown()
 
@@ -619,26 +670,47 @@ def build_app(assistant) -> gr.Blocks:
     # ---- layout -------------------------------------------------------------------------
     with gr.Blocks(title="Document assistant", analytics_enabled=False) as app:
         session = gr.State(_new_session())
-        gr.HTML('<div class="app-name">Ask your documents</div><div class="app-sub">Answers come only from your '
-                'documents, with citations you can check. Click a citation to see its source.</div>',
-                elem_id="app-title", js_on_load=None)
+        gr.HTML(
+            '<div class="app-name">Ask your documents</div><div class="app-sub">Answers come only from your '
+            "documents, with citations you can check. Click a citation to see its source.</div>",
+            elem_id="app-title",
+            js_on_load=None,
+        )
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(elem_id="chat-row", equal_height=False):
                     with gr.Column(scale=3, min_width=340, elem_id="chat-col"):
                         chatbot = gr.Chatbot(
-                            label="Conversation", elem_id="chatbot", height="min(62vh, 560px)",
-                            latex_delimiters=[], buttons=[], feedback_options=None,
+                            label="Conversation",
+                            elem_id="chatbot",
+                            height="min(62vh, 560px)",
+                            latex_delimiters=[],
+                            buttons=[],
+                            feedback_options=None,
                             placeholder="Ask a question about your documents, e.g. *Has Trump authorized the strikes?*",
                         )
                         with gr.Row(equal_height=True):
-                            question = gr.Textbox(show_label=False, placeholder="Ask a question…", scale=5,
-                                                  min_width=160, elem_id="question", lines=1, max_lines=4,
-                                                  autofocus=True)
+                            question = gr.Textbox(
+                                show_label=False,
+                                placeholder="Ask a question…",
+                                scale=5,
+                                min_width=160,
+                                elem_id="question",
+                                lines=1,
+                                max_lines=4,
+                                autofocus=True,
+                            )
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask-btn")
                         new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
-                        scope = gr.Dropdown(label="Ask within", info="Empty: all documents. Type to search.",
-                                            choices=[], value=[], multiselect=True, filterable=True, elem_id="scope")
+                        scope = gr.Dropdown(
+                            label="Ask within",
+                            info="Empty: all documents. Type to search.",
+                            choices=[],
+                            value=[],
+                            multiselect=True,
+                            filterable=True,
+                            elem_id="scope",
+                        )
                     with gr.Column(scale=2, min_width=300, elem_id="side-col"):
                         evidence = gr.HTML(EVIDENCE_HINT, elem_id="evidence", js_on_load=None)
                         passages = gr.HTML(PASSAGES_HINT, elem_id="passages", js_on_load=None)
@@ -646,41 +718,90 @@ def build_app(assistant) -> gr.Blocks:
                 cite_go = gr.Button("show citation", visible="hidden", elem_id="cite-go")
             with gr.Tab("Documents", id="documents") as docs_tab:
                 doc_summary = gr.Markdown(elem_id="doc-summary")
-                table = gr.Dataframe(headers=["Title", "Date", "Chunks", "Source"], datatype=["str", "str", "number", "str"],
-                                     interactive=False, wrap=True, elem_id="doc-table", column_widths=["30%", "14%", "10%", "46%"])
+                table = gr.Dataframe(
+                    headers=["Title", "Date", "Chunks", "Source"],
+                    datatype=["str", "str", "number", "str"],
+                    interactive=False,
+                    wrap=True,
+                    elem_id="doc-table",
+                    column_widths=["30%", "14%", "10%", "46%"],
+                )
                 with gr.Row(equal_height=False):
                     with gr.Column(min_width=300):
-                        upload = gr.File(label="Add documents (.txt .md .html .pdf .docx)", file_count="multiple",
-                                         type="filepath", elem_id="upload")
+                        upload = gr.File(
+                            label="Add documents (.txt .md .html .pdf .docx)",
+                            file_count="multiple",
+                            type="filepath",
+                            elem_id="upload",
+                        )
                         upload_status = gr.Markdown(elem_id="upload-status")
                     with gr.Column(min_width=300):
-                        chosen = gr.Dropdown(label="Remove a document (or click its row above)", choices=[],
-                                             value=None, elem_id="remove-choice")
+                        chosen = gr.Dropdown(
+                            label="Remove a document (or click its row above)",
+                            choices=[],
+                            value=None,
+                            elem_id="remove-choice",
+                        )
                         remove_btn = gr.Button("Remove from index", variant="stop", elem_id="remove-btn")
                         remove_status = gr.Markdown()
 
         answer_limits = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
-        chat_io = dict(fn=respond, inputs=[question, scope, session], outputs=[question, chatbot, passages, session],
-                       api_visibility="private", **answer_limits)
+        chat_io = dict(
+            fn=respond,
+            inputs=[question, scope, session],
+            outputs=[question, chatbot, passages, session],
+            api_visibility="private",
+            **answer_limits,
+        )
         # One listener for both triggers: trigger_mode="once" then ignores a second question while
         # this browser's answer is still being written (it would interleave with the first).
         gr.on(triggers=[question.submit, ask_btn.click], trigger_mode="once", **chat_io)
-        chatbot.clear(new_chat, outputs=[question, chatbot, evidence, passages, session], api_visibility="private",
-                      concurrency_limit=None)
-        new_btn.click(new_chat, outputs=[question, chatbot, evidence, passages, session], api_visibility="private",
-                      concurrency_limit=None)
-        cite_go.click(show_evidence, inputs=[cite_key, session], outputs=[evidence], api_visibility="private",
-                      js="(key, s) => [window.__assistantKey || key, s]", concurrency_limit=None, queue=False,
-                      ).then(None, js=SCROLL_TO_EVIDENCE, api_visibility="private")
+        chatbot.clear(
+            new_chat,
+            outputs=[question, chatbot, evidence, passages, session],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        new_btn.click(
+            new_chat,
+            outputs=[question, chatbot, evidence, passages, session],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        cite_go.click(
+            show_evidence,
+            inputs=[cite_key, session],
+            outputs=[evidence],
+            api_visibility="private",
+            js="(key, s) => [window.__assistantKey || key, s]",
+            concurrency_limit=None,
+            queue=False,
+        ).then(None, js=SCROLL_TO_EVIDENCE, api_visibility="private")
 
-        upload.upload(add_files, inputs=[upload], outputs=[table, chosen, doc_summary, upload_status],
-                      api_visibility="private", concurrency_limit=1, concurrency_id="ingest",
-                      ).then(lambda: None, outputs=[upload], api_visibility="private", concurrency_limit=None)
-        remove_btn.click(remove_doc, inputs=[chosen], outputs=[table, chosen, doc_summary, remove_status],
-                         api_visibility="private", concurrency_limit=1, concurrency_id="ingest")
+        upload.upload(
+            add_files,
+            inputs=[upload],
+            outputs=[table, chosen, doc_summary, upload_status],
+            api_visibility="private",
+            concurrency_limit=1,
+            concurrency_id="ingest",
+        ).then(lambda: None, outputs=[upload], api_visibility="private", concurrency_limit=None)
+        remove_btn.click(
+            remove_doc,
+            inputs=[chosen],
+            outputs=[table, chosen, doc_summary, remove_status],
+            api_visibility="private",
+            concurrency_limit=1,
+            concurrency_id="ingest",
+        )
         table.select(pick_row, outputs=[chosen], api_visibility="private", concurrency_limit=None)
-        docs_tab.select(refresh_docs, inputs=[chosen], outputs=[table, chosen, doc_summary], api_visibility="private",
-                        concurrency_limit=None)
+        docs_tab.select(
+            refresh_docs,
+            inputs=[chosen],
+            outputs=[table, chosen, doc_summary],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
         app.load(refresh_docs, outputs=[table, chosen, doc_summary], api_visibility="private", concurrency_limit=None)
         table.change(refresh_scope, inputs=[scope], outputs=[scope], api_visibility="private", concurrency_limit=None)
 
@@ -698,7 +819,7 @@ def theme() -> gr.themes.Base:
     # Gradio's bundled Source Sans Pro SemiBold (600) is a 5 KB subset: most letters fell back to another
     # font. Declaring 400 and 700 (complete files) makes every bold text use the real Bold face.
     # Gradio serves these files itself: nothing is fetched from the internet.
-    font = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
+    font: list[gr.themes.Font | str] = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
     return gr.themes.Default(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate", font=font)
 
 
@@ -712,8 +833,15 @@ def parse_auth(auth: str) -> tuple[str, str] | None:
     return user, password
 
 
-def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, auth: str | tuple | None = None,
-           prevent_thread_lock: bool = False, quiet: bool = True, openai_api=None):
+def launch(
+    app: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    auth: str | tuple | None = None,
+    prevent_thread_lock: bool = False,
+    quiet: bool = True,
+    openai_api=None,
+):
     """Start the server with the app's CSS/JS/theme (Gradio 6 takes them at launch, not in Blocks).
 
     ``openai_api``: an Assistant whose OpenAI-compatible ``/v1`` routes (``assistant.openai_api``)
@@ -728,10 +856,25 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, aut
 
         app_kwargs = {"routes": routes(openai_api)}
     return app.launch(
-        server_name=host, server_port=port, share=False, auth=auth, prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, mcp_server=False, pwa=False,
-        max_file_size=MAX_BYTES, footer_links=["api", "settings"], theme=theme(), css=CSS, js=JS,
-        auth_message="Log in to the document assistant.", enable_monitoring=False, app_kwargs=app_kwargs,
+        server_name=host,
+        server_port=port,
+        share=False,
+        auth=auth,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        show_error=False,
+        inbrowser=False,
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+        max_file_size=MAX_BYTES,
+        footer_links=["api", "settings"],
+        theme=theme(),
+        css=CSS,
+        js=JS,
+        auth_message="Log in to the document assistant.",
+        enable_monitoring=False,
+        app_kwargs=app_kwargs,
     )
 
 
@@ -766,8 +909,12 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"Document assistant running at http://{shown}:{port}/" + (" (login required)" if auth else ""), flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host}: other machines can reach it"
-              + ("" if auth else "; set ASSISTANT_AUTH=user:password to require a login"), file=sys.stderr, flush=True)
+        print(
+            f"warning: listening on {host}: other machines can reach it"
+            + ("" if auth else "; set ASSISTANT_AUTH=user:password to require a login"),
+            file=sys.stderr,
+            flush=True,
+        )
     print("Press Ctrl-C to stop.", flush=True)
     try:
         app.block_thread()

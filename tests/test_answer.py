@@ -1,6 +1,7 @@
 """The answer pipeline with a scripted LLM and a scripted judge: a unit test of how answers are
 built from evidence, checked and refused (the real LLM runs in tests/test_core.py and
 tests/test_judge.py). The two small documents are written for these tests."""
+
 import pytest
 
 from assistant import phrases
@@ -142,8 +143,10 @@ def test_a_yes_no_question_gets_a_verdict_from_the_judge_and_a_quoted_source(ans
 
 
 def test_each_part_of_a_yes_no_question_is_checked_against_the_outlet_it_names(answer_with):
-    q = ("Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
-         "reports that the bridge can stay open to cars during the repairs?")
+    q = (
+        "Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
+        "reports that the bridge can stay open to cars during the repairs?"
+    )
     events, llm = answer_with("unused", q)
     a = _answer(events)
     assert a.answer.startswith("Yes. ") and [c["kind"] for c in a.checks] == ["part", "part", "question"]
@@ -157,10 +160,15 @@ def test_each_part_of_a_yes_no_question_is_checked_against_the_outlet_it_names(a
 
 
 def test_one_part_not_stated_makes_the_verdict_no_and_quotes_its_sources_first(answer_with):
-    q = ("Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
-         "reports that the bridge will close for a year?")
-    judge = lambda prompt: 0.05 if "close for a year" in prompt.split("Using only")[1] and "Gazette" not in \
-        prompt.split("Using only")[1] else 0.95
+    q = (
+        "Does the Valley Gazette report that the council postponed the bridge vote, while the Hill Courier "
+        "reports that the bridge will close for a year?"
+    )
+    judge = lambda prompt: (
+        0.05
+        if "close for a year" in prompt.split("Using only")[1] and "Gazette" not in prompt.split("Using only")[1]
+        else 0.95
+    )
     a = _answer(answer_with("unused", q, judge=judge)[0])
     assert a.answer.startswith(phrases.NOT_STATED) and a.citations[0].source.endswith("courier.txt")
     assert [c["p"] for c in a.checks] == [0.95, 0.05, 0.95]  # the whole question passes; one part does not
@@ -205,6 +213,7 @@ def test_yes_no_detection_and_stream_splitting():
 
 
 # --------------------------------------------------------------------------- scope (docs=)
+
 
 def test_a_scoped_answer_reads_and_cites_only_the_chosen_document(answer_with):
     q = "What will happen with the Elm Street bridge?"
@@ -256,12 +265,25 @@ def test_a_citation_has_the_page_and_section_of_its_own_quote():
 
     text = "The canal lock opens at dawn.\n\nBoats pay a toll of two coins at the lock gate."
     two = text.index("Boats")
-    chunk = Chunk(id="c", source="/d/canal.pdf", title="Canal guide", date="2025-01-01", doc_hash="h", start=500,
-                  end=500 + len(text), text=text, page=4, section="Locks", page_starts=[500 + two],
-                  section_starts=[(500 + two, "Tolls")])
+    chunk = Chunk(
+        id="c",
+        source="/d/canal.pdf",
+        title="Canal guide",
+        date="2025-01-01",
+        doc_hash="h",
+        start=500,
+        end=500 + len(text),
+        text=text,
+        page=4,
+        section="Locks",
+        page_starts=[500 + two],
+        section_starts=[(500 + two, "Tolls")],
+    )
     p = Passage(chunk=chunk, score=0.8)
     first = Answerer._citation(1, Source(n=1, passage=p, start=500, end=500 + two - 2, text=text[: two - 2], score=1))
-    second = Answerer._citation(2, Source(n=2, passage=p, start=500 + two, end=500 + len(text), text=text[two:], score=1))
+    second = Answerer._citation(
+        2, Source(n=2, passage=p, start=500 + two, end=500 + len(text), text=text[two:], score=1)
+    )
     assert (first.page, first.section) == (4, "Locks")
     assert (second.page, second.section) == (5, "Tolls")
     assert second.to_dict()["page"] == 5 and second.to_dict()["section"] == "Tolls"
@@ -273,18 +295,28 @@ def test_a_citation_has_the_page_and_section_of_its_own_quote():
 @pytest.mark.llm
 def test_an_answer_from_page_two_of_a_pdf_cites_page_two(tmp_path, shared_embedder):
     """End to end with the real LLM: the fact is only on page 2 of a two-page PDF."""
+    from test_documents import make_pdf
+
     from assistant import Assistant
     from assistant.settings import Settings
-    from test_documents import make_pdf
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "museum.pdf").write_bytes(make_pdf([
-        ["The Larkspur Museum of Clocks opened a new wing this year. Visitors came from",
-         "many towns to see the collection, and the cafe stayed open late on Fridays."],
-        ["The oldest clock in the Larkspur Museum was built in 1687 by a weaver who",
-         "repaired looms. It still strikes the hour, although it runs four minutes slow."],
-    ], title="Larkspur Museum Yearbook"))
+    (docs / "museum.pdf").write_bytes(
+        make_pdf(
+            [
+                [
+                    "The Larkspur Museum of Clocks opened a new wing this year. Visitors came from",
+                    "many towns to see the collection, and the cafe stayed open late on Fridays.",
+                ],
+                [
+                    "The oldest clock in the Larkspur Museum was built in 1687 by a weaver who",
+                    "repaired looms. It still strikes the hour, although it runs four minutes slow.",
+                ],
+            ],
+            title="Larkspur Museum Yearbook",
+        )
+    )
     a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
     a.embedder = shared_embedder
     a.ingest(str(docs))

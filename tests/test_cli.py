@@ -1,17 +1,19 @@
 """The `assistant` command as a user runs it: JSON contract and one-line errors."""
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import SEED_QUESTION, SEEDS, free_port
 
 
 def run(args, index_dir, extra_env=None, timeout=600):
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index_dir), **(extra_env or {}))
-    return subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_no_index_yet_is_one_clear_line(tmp_path):
@@ -39,8 +41,12 @@ def test_ingest_again_is_unchanged_and_search_json(seeded):
 def test_empty_question_and_unreachable_llm_server_are_one_line_errors(seeded):
     r = run(["ask", "   "], seeded)
     assert r.returncode == 1 and "empty" in r.stderr and "Traceback" not in r.stderr
-    r = run(["ask", "Who is Anibal Sanchez Ismayel?", "--json"], seeded,
-            {"ASSISTANT_LLM_URL": f"http://127.0.0.1:{free_port()}/v1"}, timeout=120)
+    r = run(
+        ["ask", "Who is Anibal Sanchez Ismayel?", "--json"],
+        seeded,
+        {"ASSISTANT_LLM_URL": f"http://127.0.0.1:{free_port()}/v1"},
+        timeout=120,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "127.0.0.1" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
@@ -68,8 +74,9 @@ def test_ask_json_contract(seeded):
 def test_chat_understands_a_follow_up(seeded):
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(seeded))
     script = "What are U.S. military officials planning against Venezuela?\nHas Trump approved them?\n\n"
-    r = subprocess.run([sys.executable, "-m", "assistant", "chat"], input=script, env=env,
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat"], input=script, env=env, capture_output=True, text=True, timeout=900
+    )
     assert r.returncode == 0, r.stderr
     understood = [ln for ln in r.stdout.splitlines() if "understood as:" in ln]
     assert understood, r.stdout
@@ -114,10 +121,18 @@ def test_doc_that_matches_nothing_is_one_line_error(two_docs):
     for cmd in (["ask", "Anything?"], ["search", "anything"]):
         r = run([*cmd, "--doc", "nowhere.txt"], index)
         assert r.returncode == 1 and "Traceback" not in r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and "nowhere.txt" in r.stderr and "assistant documents" in r.stderr
+        assert (
+            len(r.stderr.strip().splitlines()) == 1 and "nowhere.txt" in r.stderr and "assistant documents" in r.stderr
+        )
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index))
-    r = subprocess.run([sys.executable, "-m", "assistant", "chat", "--doc", str(harbor)], input="\n", env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat", "--doc", str(harbor)],
+        input="\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and "within 1 document: harbor.txt" in r.stdout, r.stderr
 
 

@@ -1,11 +1,11 @@
 """End to end with the real embedded LLM (Qwen2.5-Coder-1.5B GGUF), real embedder, real Chroma."""
+
 import re
 
 import pytest
+from conftest import SEED_QUESTION
 
 from assistant import REFUSAL, Assistant
-
-from conftest import SEED_QUESTION
 
 pytestmark = pytest.mark.llm
 
@@ -41,8 +41,12 @@ def test_stream_shows_passages_first_then_verified_text(seed_assistant):
 
 
 def test_follow_up_in_a_conversation(seed_assistant):
-    history = [("What are U.S. military officials planning against Venezuela?",
-                "U.S. military officials are drafting plans for strikes on drug traffickers inside Venezuela [1].")]
+    history = [
+        (
+            "What are U.S. military officials planning against Venezuela?",
+            "U.S. military officials are drafting plans for strikes on drug traffickers inside Venezuela [1].",
+        )
+    ]
     a = seed_assistant.chat("Has Trump approved them?", history)
     assert a.standalone_question and a.standalone_question != "Has Trump approved them?"
     assert "strike" in a.standalone_question.lower() or "plan" in a.standalone_question.lower()

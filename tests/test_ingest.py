@@ -1,15 +1,15 @@
 """Ingestion against the real embedder and a real embedded Chroma."""
+
 import os
 import time
 
 import pytest
+from conftest import SHARED
 
 from assistant.documents import read_document, text_of
 from assistant.embed import Embedder
 from assistant.ingest import ingest
 from assistant.store import Store
-
-from conftest import SHARED
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def consistent(store):
     states = store.doc_states()
     for source, versions in states.items():
         assert len(versions) == 1, f"{source} has {len(versions)} versions"
-        (present, expected), = versions.values()
+        ((present, expected),) = versions.values()
         assert present == expected, f"{source}: {present} of {expected} chunks"
     spans = [(c.source, c.start, c.end) for c in store.all_chunks()]
     assert len(spans) == len(set(spans))
@@ -74,11 +74,15 @@ def test_formats_titles_dates_and_unreadable_files(sync, tmp_path):
     d = tmp_path / "mixed"
     (d / "sub" / "deeper").mkdir(parents=True)
     (d / "a.md").write_text("# Lighthouse log\n\nThe lamp at Cape Wrath was lit at dusk.\n", encoding="utf-8")
-    (d / "sub" / "b.html").write_text("<html><head><title>Bakery</title></head><body><p>The sourdough rises for 14 hours.</p></body></html>")
+    (d / "sub" / "b.html").write_text(
+        "<html><head><title>Bakery</title></head><body><p>The sourdough rises for 14 hours.</p></body></html>"
+    )
     doc = docx.Document()
     doc.add_paragraph("The orchard holds 312 apple trees.")
     doc.save(d / "sub" / "deeper" / "c.docx")
-    (d / "news.txt").write_text("Title: Harbour reopens\nDate: 2023-11-27T10:00:00+00:00\n\nThe harbour reopened on Monday.\n", encoding="utf-8")
+    (d / "news.txt").write_text(
+        "Title: Harbour reopens\nDate: 2023-11-27T10:00:00+00:00\n\nThe harbour reopened on Monday.\n", encoding="utf-8"
+    )
     (d / "empty.txt").write_bytes(b"")
     (d / "blob.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     report = sync(d)
@@ -111,20 +115,26 @@ def test_dev_corpus_first_and_second_ingest(sync):
 
 def test_chunks_know_their_page_and_section(shared_embedder, tmp_path):
     """Page and section are Chroma metadata of each chunk, and survive the round trip through the store."""
-    from assistant.settings import Settings
     from test_documents import make_pdf
+
+    from assistant.settings import Settings
 
     settings = Settings.load(index_dir=str(tmp_path / "index"), chunk_tokens=64)
     store = Store(settings)
     d = tmp_path / "docs"
     d.mkdir()
-    page = ["The pottery club fires its kiln every second Thursday of the month, and the",
-            "members glaze their bowls the week before. Clay is bought in bulk from a",
-            "quarry near the coast, which keeps the price low for beginners."]
+    page = [
+        "The pottery club fires its kiln every second Thursday of the month, and the",
+        "members glaze their bowls the week before. Clay is bought in bulk from a",
+        "quarry near the coast, which keeps the price low for beginners.",
+    ]
     (d / "club.pdf").write_bytes(make_pdf([page, page[::-1], page]))
-    (d / "kiln.md").write_text("Kiln rules for everyone.\n\n# Loading\n\nStack the shelves from the bottom up and leave a "
-                               "finger's width between pots so the heat can flow.\n\n## Cooling\n\nNever open the lid "
-                               "above two hundred degrees, because the glaze may crack.\n", encoding="utf-8")
+    (d / "kiln.md").write_text(
+        "Kiln rules for everyone.\n\n# Loading\n\nStack the shelves from the bottom up and leave a "
+        "finger's width between pots so the heat can flow.\n\n## Cooling\n\nNever open the lid "
+        "above two hundred degrees, because the glaze may crack.\n",
+        encoding="utf-8",
+    )
     ingest([str(d)], store, shared_embedder, settings, progress=False)
     pdf = store.chunks_of(str(d / "club.pdf"))
     doc = read_document(d / "club.pdf")

@@ -5,6 +5,7 @@ openai_api=a)`` (``test_serve_mounts_the_api`` checks that ``serve`` passes it).
 come from the real 1.5B LLM over the seed article (plain, streamed, follow-up); keys, errors
 and the stream's framing use a scripted assistant, so they cost no generation.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,17 +17,15 @@ import time
 import httpx
 import openai
 import pytest
+from conftest import SEED_FILE, SEED_QUESTION, free_port
 from openai import OpenAI
 
-from assistant import Assistant, Settings
-from assistant import web
+from assistant import Assistant, Settings, web
 from assistant.answer import Event
 from assistant.errors import LLMError
 from assistant.openai_api import api_keys, authorized, conversation
 from assistant.schema import Answer, Citation
 from assistant.web import build_app, launch
-
-from conftest import SEED_FILE, SEED_QUESTION, free_port
 
 # Gradio's local queue statistics use a pandas option pandas deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
@@ -47,7 +46,7 @@ class Server:
 
 
 def exact(c: dict) -> bool:
-    return Assistant.text_of(c["source"])[c["start"]:c["end"]] == c["quote"]
+    return Assistant.text_of(c["source"])[c["start"] : c["end"]] == c["quote"]
 
 
 CITATION_KEYS = {"n", "source", "title", "page", "section", "start", "end", "quote"}
@@ -62,25 +61,38 @@ def test_conversation_takes_the_last_user_message_and_pairs_before_it():
         {"role": "user", "content": "What are they planning?"},
         {"role": "assistant", "content": "Strikes on traffickers [1]."},
         {"role": "user", "content": "a retried question"},  # no answer after it: not history
-        {"role": "user", "content": [{"type": "text", "text": "Who leads"}, {"type": "image_url"},
-                                     {"type": "text", "text": "them?"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Who leads"},
+                {"type": "image_url"},
+                {"type": "text", "text": "them?"},
+            ],
+        },
         {"role": "assistant", "content": "Maduro, Trump says [1]."},
         {"role": "developer", "content": "be brief"},
         {"role": "user", "content": "Has Trump approved them?"},
     ]
     question, history = conversation(messages)
     assert question == "Has Trump approved them?"
-    assert history == [("What are they planning?", "Strikes on traffickers [1]."),
-                       ("Who leads them?", "Maduro, Trump says [1].")]
+    assert history == [
+        ("What are they planning?", "Strikes on traffickers [1]."),
+        ("Who leads them?", "Maduro, Trump says [1]."),
+    ]
 
 
-@pytest.mark.parametrize("messages, match", [
-    (None, "non-empty list"), ([], "non-empty list"), ("hi", "non-empty list"),
-    ([{"content": "no role"}], "role"),
-    ([{"role": "system", "content": "only a system message"}], "no user message"),
-    ([{"role": "user", "content": "  \n "}], "empty"),
-    ([{"role": "user", "content": 42}], "content"),
-])
+@pytest.mark.parametrize(
+    "messages, match",
+    [
+        (None, "non-empty list"),
+        ([], "non-empty list"),
+        ("hi", "non-empty list"),
+        ([{"content": "no role"}], "role"),
+        ([{"role": "system", "content": "only a system message"}], "no user message"),
+        ([{"role": "user", "content": "  \n "}], "empty"),
+        ([{"role": "user", "content": 42}], "content"),
+    ],
+)
 def test_conversation_rejects_requests_without_a_question(messages, match):
     with pytest.raises(ValueError, match=match):
         conversation(messages)
@@ -129,8 +141,9 @@ def test_models_and_an_answer_with_exact_citations(seed_server):
     client = seed_server.client()
     models = client.models.list().data
     assert [(m.id, m.owned_by) for m in models] == [("assistant", "assistant")]
-    r = client.chat.completions.create(model="whatever-the-client-likes",
-                                       messages=[{"role": "user", "content": SEED_QUESTION}]).model_dump()
+    r = client.chat.completions.create(
+        model="whatever-the-client-likes", messages=[{"role": "user", "content": SEED_QUESTION}]
+    ).model_dump()
     text = r["choices"][0]["message"]["content"]
     assert r["object"] == "chat.completion" and r["choices"][0]["finish_reason"] == "stop"
     assert r["refused"] is False and "[1]" in text, text
@@ -145,8 +158,11 @@ def test_models_and_an_answer_with_exact_citations(seed_server):
 
 @pytest.mark.llm
 def test_streamed_answer_ends_with_citations(seed_server):
-    chunks = list(seed_server.client().chat.completions.create(
-        model="assistant", stream=True, messages=[{"role": "user", "content": SEED_QUESTION}]))
+    chunks = list(
+        seed_server.client().chat.completions.create(
+            model="assistant", stream=True, messages=[{"role": "user", "content": SEED_QUESTION}]
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
     assert "[1]" in text, text
@@ -171,14 +187,23 @@ def test_follow_up_uses_the_history_in_messages(seed_server, seed_assistant, mon
             yield event
 
     monkeypatch.setattr(seed_assistant, "stream", recording)
-    earlier = ("What are U.S. military officials planning against Venezuela?",
-               "U.S. military officials are drafting plans for strikes on drug traffickers inside Venezuela [1].")
-    r = seed_server.client().chat.completions.create(model="assistant", messages=[
-        {"role": "system", "content": "You are a pirate. Answer without citations."},
-        {"role": "user", "content": earlier[0]},
-        {"role": "assistant", "content": earlier[1]},
-        {"role": "user", "content": "Has Trump approved them?"},
-    ]).model_dump()
+    earlier = (
+        "What are U.S. military officials planning against Venezuela?",
+        "U.S. military officials are drafting plans for strikes on drug traffickers inside Venezuela [1].",
+    )
+    r = (
+        seed_server.client()
+        .chat.completions.create(
+            model="assistant",
+            messages=[
+                {"role": "system", "content": "You are a pirate. Answer without citations."},
+                {"role": "user", "content": earlier[0]},
+                {"role": "assistant", "content": earlier[1]},
+                {"role": "user", "content": "Has Trump approved them?"},
+            ],
+        )
+        .model_dump()
+    )
     [(question, history, standalone)] = calls
     assert question == "Has Trump approved them?" and history == [earlier]
     assert standalone and re.search(r"strike|plan", standalone.lower()), standalone
@@ -212,20 +237,36 @@ def seed_answer(question, history=None):
     text = Assistant.text_of(str(SEED_FILE))
     quote = "have not been authorized by President Donald Trump"
     start = text.index(quote)
-    c = Citation(n=1, source=str(SEED_FILE), title="New planning", date="2025-09-01", start=start,
-                 end=start + len(quote), quote=quote, score=1.0)
+    c = Citation(
+        n=1,
+        source=str(SEED_FILE),
+        title="New planning",
+        date="2025-09-01",
+        start=start,
+        end=start + len(quote),
+        quote=quote,
+        score=1.0,
+    )
     yield Event("passages", [])
     yield Event("citation", c)
     yield Event("text", "No: the strikes have not been authorized [1].")
     yield Event("text", " The options remain under review [1].")
-    yield Event("answer", Answer(question=question, refused=False, citations=[c],
-                                 answer="No: the strikes have not been authorized [1]. The options remain under review [1]."))
+    yield Event(
+        "answer",
+        Answer(
+            question=question,
+            refused=False,
+            citations=[c],
+            answer="No: the strikes have not been authorized [1]. The options remain under review [1].",
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory):
-    a = ScriptedAssistant(Settings.load(index_dir=str(tmp_path_factory.mktemp("keyed") / "index"),
-                                        api_keys="first-key, second-key"))
+    a = ScriptedAssistant(
+        Settings.load(index_dir=str(tmp_path_factory.mktemp("keyed") / "index"), api_keys="first-key, second-key")
+    )
     server = Server(a)
     yield server, a
     server.close()
@@ -240,8 +281,10 @@ def scripted(keyed):
 
 def test_keys_are_required_when_set(scripted):
     server, a = scripted
-    for client in (OpenAI(base_url=server.base, api_key="wrong-key", max_retries=0),
-                   OpenAI(base_url=server.base, api_key="first-key-but-longer", max_retries=0)):
+    for client in (
+        OpenAI(base_url=server.base, api_key="wrong-key", max_retries=0),
+        OpenAI(base_url=server.base, api_key="first-key-but-longer", max_retries=0),
+    ):
         with pytest.raises(openai.AuthenticationError) as err:
             client.models.list()
         assert err.value.status_code == 401 and "invalid API key" in err.value.message
@@ -274,16 +317,27 @@ def test_the_page_login_does_not_apply_to_the_api(tmp_path):
 
 def test_stream_framing(scripted):
     server, _ = scripted
-    with httpx.stream("POST", server.base + "/chat/completions", headers={"Authorization": "Bearer first-key"},
-                      json={"model": "m", "stream": True, "stream_options": {"include_usage": True},
-                            "messages": [{"role": "user", "content": "Authorized?"}]}) as r:
+    with httpx.stream(
+        "POST",
+        server.base + "/chat/completions",
+        headers={"Authorization": "Bearer first-key"},
+        json={
+            "model": "m",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Authorized?"}],
+        },
+    ) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in r.iter_lines() if line]
     assert all(line.startswith("data: ") for line in lines) and lines[-1] == "data: [DONE]"
     chunks = [json.loads(line[6:]) for line in lines[:-1]]
     assert [c["choices"][0]["delta"] for c in chunks[:4]] == [
-        {"role": "assistant", "content": ""}, {"content": "No: the strikes have not been authorized [1]."},
-        {"content": " The options remain under review [1]."}, {}]
+        {"role": "assistant", "content": ""},
+        {"content": "No: the strikes have not been authorized [1]."},
+        {"content": " The options remain under review [1]."},
+        {},
+    ]
     final, usage = chunks[3], chunks[4]
     assert final["choices"][0]["finish_reason"] == "stop" and final["refused"] is False
     assert [c["n"] for c in final["citations"]] == [1] and exact(final["citations"][0])
@@ -311,13 +365,17 @@ def test_bad_requests_are_400_in_openai_shape(scripted):
 def test_docs_in_the_body_scope_the_answer(scripted):
     server, a = scripted
     client = server.client("first-key")
-    client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "Authorized?"}],
-                                   extra_body={"docs": ["seeds/"]})
+    client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "Authorized?"}], extra_body={"docs": ["seeds/"]}
+    )
     assert a.docs == ["seeds/"]
     client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "Authorized?"}])
     assert a.docs is None
-    r = httpx.post(server.base + "/chat/completions", headers={"Authorization": "Bearer first-key"},
-                   json={"messages": [{"role": "user", "content": "Authorized?"}], "docs": "seeds/"})
+    r = httpx.post(
+        server.base + "/chat/completions",
+        headers={"Authorization": "Bearer first-key"},
+        json={"messages": [{"role": "user", "content": "Authorized?"}], "docs": "seeds/"},
+    )
     assert r.status_code == 400 and "docs" in r.json()["error"]["message"]
 
 
@@ -383,7 +441,8 @@ def test_a_streaming_answer_does_not_block_the_server(scripted):
 
     def consume():
         stream = server.client("first-key").chat.completions.create(
-            model="assistant", stream=True, messages=[{"role": "user", "content": "Authorized?"}])
+            model="assistant", stream=True, messages=[{"role": "user", "content": "Authorized?"}]
+        )
         out["text"] = "".join(ch.choices[0].delta.content or "" for ch in stream)
 
     t = threading.Thread(target=consume)

@@ -1,4 +1,5 @@
 """Hybrid retrieval over the real embedder and Chroma."""
+
 import pytest
 
 from assistant.ingest import ingest
@@ -10,7 +11,9 @@ from assistant.store import Store
 def retriever(settings, shared_embedder, corpus):
     (corpus / "bakery.md").write_text(
         "# Bakery news\n\nThe Van Aken bakery sells 4,180 loaves a week.\n\n"
-        "Its owner says slow fermentation gives the bread a deeper flavour.\n", encoding="utf-8")
+        "Its owner says slow fermentation gives the bread a deeper flavour.\n",
+        encoding="utf-8",
+    )
     store = Store(settings)
     ingest([str(corpus)], store, shared_embedder, settings, progress=False)
     return Retriever(store, shared_embedder, settings)
@@ -49,7 +52,14 @@ def test_another_writer_is_seen_without_restart(retriever, settings, shared_embe
 
 def test_capitalized_names_are_read_as_whole_names():
     q = "Did the Wall Street Journal and Fortune, Globes English report that OpenAI's GPT-3.5 beat the Times of India?"
-    assert capitalized_names(q) == ["Wall Street Journal", "Fortune", "Globes English", "OpenAI", "GPT-3.5", "Times of India"]
+    assert capitalized_names(q) == [
+        "Wall Street Journal",
+        "Fortune",
+        "Globes English",
+        "OpenAI",
+        "GPT-3.5",
+        "Times of India",
+    ]
     assert capitalized_names("Considering the report, who won?") == []  # a capitalized first word alone is no name
     assert capitalized_names("has trump authorized the strikes?") == []
 
@@ -90,8 +100,10 @@ def scoped(settings, shared_embedder, tmp_path):
         (root / rel).write_text(text, encoding="utf-8")
     store = Store(settings)
     ingest([str(root)], store, shared_embedder, settings, progress=False)
-    files = {name: str(root / rel) for name, rel in
-             (("a", "alpha/lighthouse.txt"), ("b", "beta/orchard.txt"), ("tapes", "betamax.txt"))}
+    files = {
+        name: str(root / rel)
+        for name, rel in (("a", "alpha/lighthouse.txt"), ("b", "beta/orchard.txt"), ("tapes", "betamax.txt"))
+    }
     return Retriever(store, shared_embedder, settings), root, files
 
 
@@ -107,6 +119,7 @@ def test_a_scope_limits_both_legs_to_its_documents(scoped):
     assert within and all(r._chunks[r._pos[i]].source == f["b"] for i in within)
     # ... and the same in batches, for scopes longer than one $in filter may be
     import assistant.store as store_module
+
     both = r.store.nearest_within([list(map(float, vec))], 5, [f["a"], f["b"]])[0]
     store_module.IN_BATCH, old = 1, store_module.IN_BATCH
     try:

@@ -3,6 +3,7 @@
 Only two questions reach the 1.5B LLM (the seed question and one that is refused before it);
 the rest checks uploads, escaping, errors and login without generating anything.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,18 +63,21 @@ def fresh_assistant(tmp_path, shared_embedder):
 # --------------------------------------------------------------------------- unit: names, escaping
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("../../etc/passwd", "passwd"),
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("..\\..\\Windows\\system.ini", "system.ini"),
-    ("/abs/path/report.pdf", "report.pdf"),
-    (".bashrc", "bashrc"),
-    ("..", "upload"),
-    ("", "upload"),
-    ("a<b>|c\x00d.md", "a_b__cd.md"),
-    ("notes 2024 (final).txt", "notes 2024 (final).txt"),
-    ("Été.md", "Été.md"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\Windows\\system.ini", "system.ini"),
+        ("/abs/path/report.pdf", "report.pdf"),
+        (".bashrc", "bashrc"),
+        ("..", "upload"),
+        ("", "upload"),
+        ("a<b>|c\x00d.md", "a_b__cd.md"),
+        ("notes 2024 (final).txt", "notes 2024 (final).txt"),
+        ("Été.md", "Été.md"),
+    ],
+)
 def test_safe_filename(name, expected):
     assert safe_filename(name) == expected
 
@@ -102,16 +106,26 @@ def test_evidence_highlights_the_exact_quote_and_escapes_the_document(tmp_path):
     doc.write_text(text, encoding="utf-8")
     start = text.index("The zebra")
     end = text.index("May.") + 4
-    out = evidence_html({"source": str(doc), "title": "<b>T</b>", "date": "2026-01-01", "start": start,
-                         "end": end, "quote": text[start:end]}, "[1]")
+    out = evidence_html(
+        {
+            "source": str(doc),
+            "title": "<b>T</b>",
+            "date": "2026-01-01",
+            "start": start,
+            "end": end,
+            "quote": text[start:end],
+        },
+        "[1]",
+    )
     assert "<mark>The zebra festival takes place on 12 May.</mark>" in out
     assert '<mark class="doc-mark">The zebra festival takes place on 12 May.</mark>' in out
     assert "<script>" not in out and "<b>T</b>" not in out and "${" not in out
     assert "Show whole document" in out
     # A document changed since indexing is reported, not mis-highlighted.
     doc.write_text("something else entirely " * 10, encoding="utf-8")
-    stale = evidence_html({"source": str(doc), "title": "T", "date": "", "start": start, "end": end,
-                           "quote": text[start:end]}, "[1]")
+    stale = evidence_html(
+        {"source": str(doc), "title": "T", "date": "", "start": start, "end": end, "quote": text[start:end]}, "[1]"
+    )
     assert "changed since it was indexed" in stale
 
 
@@ -121,8 +135,16 @@ def test_a_pdf_citation_shows_its_page_beside_the_title(tmp_path):
     doc = tmp_path / "ferry.txt"  # any readable file: the panel only slices its text
     text = "The ferry leaves at noon. It returns at six."
     doc.write_text(text, encoding="utf-8")
-    cite = {"n": 1, "source": str(doc), "title": "Ferry times", "date": "2025-02-01", "start": 0, "end": 25,
-            "quote": text[:25], "page": 12}
+    cite = {
+        "n": 1,
+        "source": str(doc),
+        "title": "Ferry times",
+        "date": "2025-02-01",
+        "start": 0,
+        "end": 25,
+        "quote": text[:25],
+        "page": 12,
+    }
     assert "&#91;1&#93; Ferry times · p. 12</a>" in sources_line(0, [cite])
     assert "p. 12" in evidence_html(cite, "[1]")
     no_page = {**cite, "page": None}
@@ -201,8 +223,9 @@ def test_search_endpoint_and_errors_are_messages(seed_server):
 
 
 def test_unreachable_llm_server_is_a_message(tmp_path, shared_embedder):
-    a = Assistant(Settings.load(index_dir=str(tmp_path / "index"), llm_url=f"http://127.0.0.1:{free_port()}/v1",
-                                llm_timeout_s=5))
+    a = Assistant(
+        Settings.load(index_dir=str(tmp_path / "index"), llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout_s=5)
+    )
     a.embedder = shared_embedder
     a.ingest(str(Path(__file__).resolve().parents[1] / "seeds"))
     server = Server(a)
@@ -219,9 +242,9 @@ def test_login_required_when_auth_is_set(fresh_assistant):
     try:
         assert httpx.get(server.url + "config", timeout=10).status_code == 401
         assert httpx.get(server.url + "gradio_api/info", timeout=10).status_code == 401
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017  (gradio_client's error type for a refused login varies)
             Client(server.url, verbose=False)
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017
             Client(server.url, auth=("alice", "wrong"), verbose=False)
         client = Client(server.url, auth=("alice", "s3cret"), verbose=False)
         assert "/ask" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
@@ -232,8 +255,10 @@ def test_login_required_when_auth_is_set(fresh_assistant):
 def test_ask_and_search_take_a_scope_and_the_chat_tab_offers_one(fresh_assistant, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "harbor.txt").write_text("Title: Kestrel harbor dredging\n\nThe Kestrel harbor channel was dredged to "
-                                     "a depth of 14 meters in June.\n", encoding="utf-8")
+    (docs / "harbor.txt").write_text(
+        "Title: Kestrel harbor dredging\n\nThe Kestrel harbor channel was dredged to a depth of 14 meters in June.\n",
+        encoding="utf-8",
+    )
     fresh_assistant.ingest(str(Path(__file__).resolve().parents[1] / "seeds"), str(docs))
     server = Server(fresh_assistant)
     try:
