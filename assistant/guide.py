@@ -14,6 +14,7 @@ as small JSON files under ``<index_dir>/guides/`` keyed by the document's stored
 changed file gets a new guide, an unchanged one never costs again. The cache is local to the
 machine even when the index is a Chroma server; it is derived data and safe to delete.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,9 +74,10 @@ def build(store, embedder, llm, settings, source: str) -> dict:
             "source": source,
             "title": chunks[0].title,
             "version": version,
-            "summary": [{"quote": p.text, "start": p.start, "end": p.end,
-                         "page": p.passage.chunk.page_at(p.start)}
-                        for p in points],
+            "summary": [
+                {"quote": p.text, "start": p.start, "end": p.end, "page": p.passage.chunk.page_at(p.start)}
+                for p in points
+            ],
             "questions": list(dict.fromkeys(questions)),
         }
         path = _cache_file(settings, source)
