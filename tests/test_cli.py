@@ -145,3 +145,53 @@ def test_ask_with_doc_cites_only_that_file(two_docs):
     out = json.loads(r.stdout)
     assert not out["refused"] and out["citations"] and out["scope"] == [seed]
     assert all(c["source"] == seed for c in out["citations"])
+
+
+# --------------------------------------------------------------------------- --collection
+FERRY = """Title: Vellmar ferry timetable
+
+The Vellmar ferry crosses the lake every forty minutes in summer and every two hours in winter.
+"""
+
+
+def test_collection_option_keeps_collections_apart_and_collections_lists_them(tmp_path):
+    (tmp_path / "lake").mkdir()
+    ferry = tmp_path / "lake" / "ferry.txt"
+    ferry.write_text(FERRY, encoding="utf-8")
+    index = tmp_path / "index"
+    r = run(["ingest", str(SEEDS)], index)
+    assert r.returncode == 0, r.stderr
+    r = run(["ingest", str(ferry.parent), "--collection", "lake-notes"], index)
+    assert r.returncode == 0 and "1 added" in r.stdout, r.stderr
+
+    r = run(["search", "How often does the ferry cross the lake?", "--collection", "lake-notes", "--json"], index)
+    assert r.returncode == 0, r.stderr
+    assert {h["source"] for h in json.loads(r.stdout)} == {str(ferry)}
+    r = run(["search", "How often does the ferry cross the lake?", "--json"], index)  # the default collection
+    assert str(ferry) not in {h["source"] for h in json.loads(r.stdout)}
+    r = run(["documents", "--collection", "lake-notes", "--json"], index)
+    assert [d["source"] for d in json.loads(r.stdout)] == [str(ferry)]
+
+    r = run(["collections", "--json"], index)
+    assert r.returncode == 0, r.stderr
+    rows = {c["name"]: c for c in json.loads(r.stdout)}
+    assert set(rows) == {"documents", "lake-notes"}
+    assert rows["lake-notes"]["documents"] == 1 and rows["lake-notes"]["chunks"] >= 1
+    r = run(["collections"], index)
+    assert "lake-notes" in r.stdout and "(default)" in r.stdout and "2 collections" in r.stdout
+
+    r = run(["remove", str(ferry), "--collection", "lake-notes"], index)
+    assert r.returncode == 0, r.stderr
+    r = run(["collections", "--json"], index)
+    assert {c["name"]: c["documents"] for c in json.loads(r.stdout)}["lake-notes"] == 0
+
+
+def test_a_missing_or_invalid_collection_is_one_line_error(seeded):
+    r = run(["ask", "How often does the ferry run?", "--collection", "minutes"], seeded)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "assistant ingest DIR --collection minutes" in r.stderr
+    r = run(["search", "ferry", "--collection", "my minutes"], seeded)
+    assert r.returncode == 1 and "invalid collection name 'my minutes'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run(["collections", "--json"], seeded)
+    assert [c["name"] for c in json.loads(r.stdout)] == ["documents"]  # asking created nothing
