@@ -47,6 +47,10 @@ Design and trade-offs:
 * **Scope.** An optional top-level ``"docs": ["path", ...]`` (files or folders, as the CLI's
   ``--doc``) answers from those documents only; not OpenAI's schema, but clients can send extra
   body fields (``extra_body`` in the ``openai`` client). A path the index does not hold is a 400.
+* **Collections.** An optional top-level ``"collection": "NAME"`` answers from that collection of
+  documents (``Assistant.using``; default: the server's ``collection`` setting). It is a body field
+  rather than one model per collection so that ``/v1/models`` stays one fixed entry and the model
+  name keeps meaning nothing; an invalid name is a 400, a collection that does not exist a 409.
 * **Usage is an estimate** (about 4 characters a token), because the pipeline makes several
   LLM calls per answer (rewrite, draft, judge) and their counts are not exposed; the fields are
   valid integers so clients that sum them keep working.
@@ -69,6 +73,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.routing import BaseRoute
 
 from .errors import AssistantError, IndexNotReady, InputError, SettingsError
+from .store import check_name
 
 log = logging.getLogger(__name__)
 
@@ -243,11 +248,14 @@ def router(assistant) -> APIRouter:
     async def get_model(model_id: str, request: Request):
         return denied(request) or JSONResponse(model(model_id))
 
-    def start(question: str, history: list[tuple[str, str]], docs: list[str] | None = None) -> tuple[Iterator, Any]:
+    def start(
+        question: str, history: list[tuple[str, str]], docs: list[str] | None = None, collection: str | None = None
+    ) -> tuple[Iterator, Any]:
         """Open the event stream and take its first event, so request errors get a status code."""
-        if assistant.store.count() == 0:
+        target = assistant.using(collection) if collection else assistant  # a missing collection: IndexNotReady
+        if target.store.count() == 0:
             raise IndexNotReady("the index is empty: run `assistant ingest PATH` or add documents in the web app")
-        events = assistant.stream(question, history, docs=docs)
+        events = target.stream(question, history, docs=docs)
         return events, next(events, _done)
 
     @api.post("/chat/completions")
@@ -272,10 +280,18 @@ def router(assistant) -> APIRouter:
         docs = body.get("docs")
         if docs is not None and not (isinstance(docs, list) and all(isinstance(d, str) for d in docs)):
             return error_response(400, '"docs" must be a list of file or folder paths', code="invalid_docs")
+        collection = body.get("collection")
+        if collection is not None:
+            if not isinstance(collection, str):
+                return error_response(400, '"collection" must be the name of a collection', code="invalid_collection")
+            try:
+                collection = check_name(collection)
+            except InputError as e:
+                return error_response(400, str(e), code="invalid_collection")
         name = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL_ID
         cid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         try:
-            events, first = await in_thread(start, question, history, docs or None)
+            events, first = await in_thread(start, question, history, docs or None, collection)
         except Exception as e:
             return _failure(e, question)
         if body.get("stream"):

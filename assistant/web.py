@@ -36,10 +36,17 @@ Design and trade-offs:
 * **Uploads** are saved under ``settings.uploads`` with a sanitized *base name only*
   (``safe_filename``): ``../../etc/passwd`` becomes ``passwd`` inside the upload folder.
   Unsupported types are refused before saving; files ingest skips are deleted again and
-  reported with the reason. Uploading a name that exists replaces that document (its new
-  version is re-indexed): simple, and right for a personal index; a shared multi-user index
-  would want per-user folders. Ingest runs file by file so ``gr.Progress`` can show progress.
+  reported with the reason. An upload never overwrites another: a name that exists with other
+  bytes is saved as ``name (2).ext`` (then 3, ...), and the report says so ("report.md existed;
+  saved as report (2).md"); the same bytes again are "already indexed" and change nothing (two
+  users uploading their own ``report.md`` to one index keep both). Ingest runs file by file so
+  ``gr.Progress`` can show progress.
   The retriever notices the store's version change, so uploads are searchable at once.
+* **Collections.** A "Collection" chooser in the Chat tab (what to ask) and one in the Documents
+  tab (what to list, where uploads go; a new name typed there is created by its first upload) pick
+  a collection of the index (``Assistant.using``); changing either moves the other and refreshes
+  the document list and the "Ask within" choices. Uploads to another collection than the default
+  are saved in ``<uploads>/<collection>/``. ``/ask`` and ``/search`` take an optional ``collection``.
 * **Errors** users can cause (empty question, unreachable LLM server, unreadable upload, index
   problems) become ``gr.Warning`` toasts and a message in the chat; anything unexpected is
   logged on the server and shown as one line, never a traceback.
@@ -61,6 +68,7 @@ Design and trade-offs:
 
 from __future__ import annotations
 
+import filecmp
 import html
 import logging
 import os
@@ -80,7 +88,8 @@ import gradio as gr  # noqa: E402
 from . import phrases  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
-from .errors import AssistantError, LLMError, SettingsError, StoreError  # noqa: E402
+from .errors import AssistantError, IndexNotReady, LLMError, SettingsError, StoreError  # noqa: E402
+from .store import check_name, collection_names  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +327,7 @@ class UploadResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    notes: list[str] = field(default_factory=list)  # "report.md existed; saved as report (2).md"
 
     @property
     def done(self) -> str:
@@ -329,18 +339,53 @@ class UploadResult:
 
     def markdown(self) -> str:
         lines = [f"**Indexed:** {self.done}. You can ask about them now."] if self.done else []
+        lines += [f"- {md_escape(note)}" for note in self.notes]
         lines += [f"- **Skipped** {md_escape(name)}: {md_escape(reason)}" for name, reason in self.skipped]
         return "\n".join(lines)
 
 
+def upload_folder(settings) -> Path:
+    """Where uploads to the settings' collection are saved: ``settings.uploads`` for the default
+    collection, ``<uploads>/<collection>`` for another (a name may be uploaded to each)."""
+    from .core import DEFAULT_COLLECTION
+
+    base = Path(settings.uploads)
+    return base if settings.collection == DEFAULT_COLLECTION else base / settings.collection
+
+
+def _same_bytes(a: str | os.PathLike, b: Path) -> bool:
+    try:
+        return os.path.getsize(a) == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def free_name(folder: Path, name: str, upload: str | os.PathLike) -> tuple[Path, bool]:
+    """(where to save an upload named ``name``, whether that file already holds the same bytes).
+
+    Never an existing file with other bytes: ``report.md``, then ``report (2).md``, ``report (3).md``...
+    A candidate with identical bytes is reused (the same upload again changes nothing).
+    """
+    stem, suffix = os.path.splitext(name)
+    for n in range(1, 10_000):
+        dest = folder / (name if n == 1 else f"{stem} ({n}){suffix}")
+        if not dest.exists():
+            return dest, False
+        if _same_bytes(upload, dest):
+            return dest, True
+    raise OSError(f"too many files named like {name}")
+
+
 def add_uploads(assistant, files, progress=None) -> UploadResult:
-    """Save uploaded files under ``settings.uploads`` (sanitized base names) and index them.
+    """Save uploaded files in the collection's upload folder (sanitized base names) and index them.
 
     ``files`` holds paths (the base name is the upload's name) or ``(path, original_name)``
     pairs. Unsupported types are refused before saving; files ingest skips are deleted again.
+    A name that exists is never overwritten (see ``free_name``); ``notes`` says what happened.
     """
-    uploads = Path(assistant.settings.uploads)
+    uploads = upload_folder(assistant.settings)
     result = UploadResult()
+    identical: dict[Path, str] = {}  # earlier uploads with the same bytes -> the name given now
     try:
         uploads.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -352,16 +397,23 @@ def add_uploads(assistant, files, progress=None) -> UploadResult:
         if os.path.splitext(name)[1].lower() not in SUPPORTED:
             result.skipped.append((name, f"unsupported file type (supported: {', '.join(sorted(SUPPORTED))})"))
             continue
-        dest = uploads / name
-        if not inside(dest, uploads):  # belt and braces: safe_filename already guarantees it
-            result.skipped.append((name, "unsafe file name"))
-            continue
         try:
-            shutil.copyfile(str(path), dest)
+            dest, same = free_name(uploads, name, path)
+            if not inside(dest, uploads):  # belt and braces: safe_filename already guarantees it
+                result.skipped.append((name, "unsafe file name"))
+                continue
+            if same:
+                if dest not in result.saved:
+                    identical[dest] = name
+            else:
+                shutil.copyfile(str(path), dest)
         except OSError as e:
             result.skipped.append((name, f"cannot save: {e.strerror or e}"))
             continue
-        result.saved.append(dest)
+        if dest.name != name and not same:
+            result.notes.append(f"{name} existed; saved as {dest.name}")
+        if dest not in result.saved:
+            result.saved.append(dest)
     for i, dest in enumerate(result.saved):
         if progress is not None:
             progress((i, len(result.saved)), desc=f"Indexing {dest.name}", unit="files")
@@ -369,11 +421,17 @@ def add_uploads(assistant, files, progress=None) -> UploadResult:
             report = assistant.ingest(str(dest), progress=False)
         except USER_ERRORS as e:
             result.skipped.append((dest.name, _user_message(e)))
-            dest.unlink(missing_ok=True)
+            if dest not in identical:  # an earlier upload's file is not this upload's to delete
+                dest.unlink(missing_ok=True)
             continue
         for path, reason in report.skipped:
             result.skipped.append((Path(path).name, reason))
-            Path(path).unlink(missing_ok=True)
+            if dest not in identical:  # an earlier upload's file is not this upload's to delete
+                Path(path).unlink(missing_ok=True)
+        if dest in identical and report.unchanged:
+            given = identical[dest]
+            where = "" if given == dest.name else f" as {dest.name}"
+            result.notes.append(f"{given} is already indexed{where} (the same file); nothing changed")
         result.added += report.added
         result.updated += report.updated
         result.unchanged += report.unchanged
@@ -471,7 +529,7 @@ def build_app(assistant) -> gr.Blocks:
     settings = assistant.settings
 
     # ---- chat ---------------------------------------------------------------------------
-    def respond(question: str, docs: list[str] | None, session: dict):
+    def respond(question: str, docs: list[str] | None, collection: str | None, session: dict):
         question = " ".join((question or "").split())
         if not question:
             gr.Warning("Type a question about your documents first.")
@@ -489,7 +547,7 @@ def build_app(assistant) -> gr.Blocks:
 
         text = ""
         try:
-            for event in assistant.stream(question, history=list(session["history"]), docs=docs or None):
+            for event in on(collection).stream(question, history=list(session["history"]), docs=docs or None):
                 if event.kind == "passages":
                     record["passages"] = [_passage_dict(p) for p in event.data]
                     messages[-1]["content"] = "_Reading the passages and writing an answer…_"
@@ -567,10 +625,28 @@ def build_app(assistant) -> gr.Blocks:
             return f'<div class="ev-warn">Cannot show this source: {esc(e)}</div>'
 
     # ---- documents ----------------------------------------------------------------------
-    def doc_rows():
+    def on(collection: str | None):
+        """The Assistant of the collection chosen in the page (empty: the app's own)."""
+        return assistant.using(collection) if collection and collection != settings.collection else assistant
+
+    def documents_of(collection: str | None) -> list[dict]:
         try:
-            docs = sorted(assistant.documents(), key=lambda d: (d["title"].lower(), d["source"]))
-        except StoreError as e:
+            return on(collection).documents()
+        except IndexNotReady:  # a new name typed in the chooser: empty until something is uploaded to it
+            return []
+
+    def collection_choices(*also: str | None) -> list[str]:
+        """The chooser's names: the index's collections, the app's own and ``also`` (a new name, not yet created)."""
+        try:
+            names = set(collection_names(settings))
+        except StoreError:
+            names = set()
+        return sorted(names | {settings.collection} | {n for n in also if n})
+
+    def doc_rows(collection: str | None = None):
+        try:
+            docs = sorted(documents_of(collection), key=lambda d: (d["title"].lower(), d["source"]))
+        except USER_ERRORS as e:
             gr.Warning(str(e))
             docs = []
         rows = [[d["title"], d["date"], d["chunks"], d["source"]] for d in docs]
@@ -582,11 +658,11 @@ def build_app(assistant) -> gr.Blocks:
         names = ", ".join(Path(s).name for s in scope[:3]) + (f" and {len(scope) - 3} more" if len(scope) > 3 else "")
         return f'\n\n<span class="understood">Within: {md_escape(names)}</span>'
 
-    def refresh_scope(selected=None):
+    def refresh_scope(selected=None, collection=None):
         """The "Ask within" choices: every indexed document by title (file name added to tell twins apart)."""
         try:
-            docs = assistant.documents()
-        except StoreError:
+            docs = documents_of(collection)
+        except USER_ERRORS:
             return gr.skip()  # refresh_docs already warned
         titles = [d["title"] or Path(d["source"]).name for d in docs]
         twins = Counter(titles)
@@ -596,8 +672,8 @@ def build_app(assistant) -> gr.Blocks:
         values = {d["source"] for d in docs}
         return gr.update(choices=options, value=[v for v in (selected or []) if v in values])
 
-    def refresh_docs(selected=None):
-        rows, choices = doc_rows()
+    def refresh_docs(selected=None, collection=None):
+        rows, choices = doc_rows(collection)
         values = {c[1] for c in choices}
         summary = f"{len(rows)} document{'s' if len(rows) != 1 else ''} indexed."
         return (
@@ -606,28 +682,35 @@ def build_app(assistant) -> gr.Blocks:
             summary,
         )
 
-    def add_files(files, progress=gr.Progress()):
+    def add_files(files, collection=None, progress=gr.Progress()):
         files = [f for f in (files or []) if f]
         if not files:
             gr.Warning("Choose one or more files to upload first.")
-            return (gr.skip(),) * 3 + ("",)
-        result = add_uploads(assistant, files, progress=progress)
+            return (gr.skip(),) * 6 + ("",)
+        try:
+            target = on(collection)
+        except USER_ERRORS as e:
+            gr.Warning(_user_message(e))
+            return (gr.skip(),) * 6 + ("",)
+        result = add_uploads(target, files, progress=progress)
         if result.done:
-            gr.Info("Indexed: " + result.done)
+            gr.Info("Indexed: " + result.done + "".join(f". {n}" for n in result.notes))
         if result.skipped:
             gr.Warning(
                 f"{len(result.skipped)} file{'s' if len(result.skipped) != 1 else ''} skipped: "
                 + "; ".join(f"{n}: {r}" for n, r in result.skipped)[:300]
             )
-        table, dropdown, summary = refresh_docs()
-        return table, dropdown, summary, result.markdown()
+        table, dropdown, summary = refresh_docs(None, collection)
+        names = collection_choices(collection)  # the upload may have created the collection
+        chooser = gr.update(choices=names)
+        return table, dropdown, summary, chooser, chooser, refresh_scope(None, collection), result.markdown()
 
-    def remove_doc(source):
+    def remove_doc(source, collection=None):
         if not source:
             gr.Warning("Select a document to remove first.")
             return (gr.skip(),) * 3 + ("",)
         try:
-            assistant.remove(source)
+            on(collection).remove(source)
         except USER_ERRORS as e:
             gr.Warning(_user_message(e))
             return (gr.skip(),) * 3 + ("",)
@@ -637,33 +720,55 @@ def build_app(assistant) -> gr.Blocks:
             path.unlink(missing_ok=True)  # our own copy of an upload: nothing else refers to it
             note += " The uploaded copy was deleted."
         gr.Info(f"Removed {Path(source).name}")
-        table, dropdown, summary = refresh_docs()
+        table, dropdown, summary = refresh_docs(None, collection)
         return table, dropdown, summary, note
+
+    def switch_collection(collection, other, selected=None):
+        """One tab's collection chooser changed: the other tab's follows, and the document list and
+        the "Ask within" choices show the chosen collection. (table, remove choice, summary, the other
+        chooser, scope); when both choosers already agree (the echo of the other's change), nothing."""
+        if collection == other:
+            return (gr.skip(),) * 5
+        try:
+            check_name(collection)
+        except USER_ERRORS as e:
+            gr.Warning(_user_message(e))
+            return (gr.skip(),) * 5
+        table, chosen, summary = refresh_docs(None, collection)
+        follow = gr.update(choices=collection_choices(collection), value=collection)
+        return table, chosen, summary, follow, refresh_scope(selected, collection)
+
+    def load_page():
+        table, chosen, summary = refresh_docs()
+        names = gr.update(choices=collection_choices(), value=settings.collection)
+        return table, chosen, summary, names, names
 
     def pick_row(evt: gr.SelectData):
         row = getattr(evt, "row_value", None)
         return gr.update(value=row[3]) if row and len(row) > 3 else gr.skip()
 
     # ---- API ----------------------------------------------------------------------------
-    def ask(question: str, docs: list[str] | None = None) -> dict:
+    def ask(question: str, docs: list[str] | None = None, collection: str | None = None) -> dict:
         """Answer a question about the indexed documents, with citations.
 
-        ``docs``: files or folders to answer from (default: all documents). Returns the
+        ``docs``: files or folders to answer from (default: all documents); ``collection``: which
+        collection of documents (default: the app's, the ``collection`` setting). Returns the
         `assistant ask --json` shape: {question, answer, refused, citations
         [{n, source, title, date, start, end, quote, score}], timings, scope, ...}.
         """
         try:
-            return assistant.ask(question, docs=docs or None).to_dict()
+            return on(collection).ask(question, docs=docs or None).to_dict()
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
-    def search(query: str, k: int = 10, docs: list[str] | None = None) -> list[dict]:
-        """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores; ``docs``: within those."""
+    def search(query: str, k: int = 10, docs: list[str] | None = None, collection: str | None = None) -> list[dict]:
+        """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores; ``docs``: within
+        those; ``collection``: in that collection (default: the app's)."""
         query = " ".join((query or "").split())
         if not query:
             raise gr.Error("the query is empty", print_exception=False)
         try:
-            return [p.to_dict() for p in assistant.search(query, int(k), docs=docs or None)]
+            return [p.to_dict() for p in on(collection).search(query, int(k), docs=docs or None)]
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
@@ -702,6 +807,13 @@ def build_app(assistant) -> gr.Blocks:
                             )
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask-btn")
                         new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                        chat_collection = gr.Dropdown(
+                            label="Collection",
+                            info="The set of documents to ask.",
+                            choices=[settings.collection],
+                            value=settings.collection,
+                            elem_id="collection",
+                        )
                         scope = gr.Dropdown(
                             label="Ask within",
                             info="Empty: all documents. Type to search.",
@@ -717,6 +829,14 @@ def build_app(assistant) -> gr.Blocks:
                 cite_key = gr.Textbox(visible="hidden", elem_id="cite-key")
                 cite_go = gr.Button("show citation", visible="hidden", elem_id="cite-go")
             with gr.Tab("Documents", id="documents") as docs_tab:
+                doc_collection = gr.Dropdown(
+                    label="Collection",
+                    info="Uploads go here. Type a new name to start a collection.",
+                    choices=[settings.collection],
+                    value=settings.collection,
+                    allow_custom_value=True,
+                    elem_id="doc-collection",
+                )
                 doc_summary = gr.Markdown(elem_id="doc-summary")
                 table = gr.Dataframe(
                     headers=["Title", "Date", "Chunks", "Source"],
@@ -748,7 +868,7 @@ def build_app(assistant) -> gr.Blocks:
         answer_limits = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
         chat_io = dict(
             fn=respond,
-            inputs=[question, scope, session],
+            inputs=[question, scope, chat_collection, session],
             outputs=[question, chatbot, passages, session],
             api_visibility="private",
             **answer_limits,
@@ -780,15 +900,15 @@ def build_app(assistant) -> gr.Blocks:
 
         upload.upload(
             add_files,
-            inputs=[upload],
-            outputs=[table, chosen, doc_summary, upload_status],
+            inputs=[upload, doc_collection],
+            outputs=[table, chosen, doc_summary, chat_collection, doc_collection, scope, upload_status],
             api_visibility="private",
             concurrency_limit=1,
             concurrency_id="ingest",
         ).then(lambda: None, outputs=[upload], api_visibility="private", concurrency_limit=None)
         remove_btn.click(
             remove_doc,
-            inputs=[chosen],
+            inputs=[chosen, doc_collection],
             outputs=[table, chosen, doc_summary, remove_status],
             api_visibility="private",
             concurrency_limit=1,
@@ -797,13 +917,38 @@ def build_app(assistant) -> gr.Blocks:
         table.select(pick_row, outputs=[chosen], api_visibility="private", concurrency_limit=None)
         docs_tab.select(
             refresh_docs,
-            inputs=[chosen],
+            inputs=[chosen, doc_collection],
             outputs=[table, chosen, doc_summary],
             api_visibility="private",
             concurrency_limit=None,
         )
-        app.load(refresh_docs, outputs=[table, chosen, doc_summary], api_visibility="private", concurrency_limit=None)
-        table.change(refresh_scope, inputs=[scope], outputs=[scope], api_visibility="private", concurrency_limit=None)
+        app.load(
+            load_page,
+            outputs=[table, chosen, doc_summary, chat_collection, doc_collection],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        table.change(
+            refresh_scope,
+            inputs=[scope, chat_collection],
+            outputs=[scope],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        chat_collection.change(
+            switch_collection,
+            inputs=[chat_collection, doc_collection, scope],
+            outputs=[table, chosen, doc_summary, doc_collection, scope],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        doc_collection.change(
+            switch_collection,
+            inputs=[doc_collection, chat_collection, scope],
+            outputs=[table, chosen, doc_summary, chat_collection, scope],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
 
         gr.api(ask, api_name="ask", **answer_limits)
         gr.api(search, api_name="search", concurrency_limit=None)

@@ -15,6 +15,7 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import gradio as gr  # noqa: E402
 import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
@@ -182,6 +183,83 @@ def test_upload_lands_inside_upload_folder_and_is_searchable(fresh_assistant, tm
     assert hits and "zebra festival" in hits[0].chunk.text
 
 
+def test_an_upload_never_overwrites_a_different_file_of_the_same_name(fresh_assistant, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "report.md").write_text("# Tram depot\n\nThe tram depot opens at five in the morning.\n", encoding="utf-8")
+    (second / "report.md").write_text(
+        "# Bakery\n\nThe bakery on Lindenstrasse sells rye bread on Fridays.\n", encoding="utf-8"
+    )
+    uploads = Path(fresh_assistant.settings.uploads)
+
+    add_uploads(fresh_assistant, [first / "report.md"])
+    result = add_uploads(fresh_assistant, [second / "report.md"])
+    assert result.notes == ["report.md existed; saved as report (2).md"]
+    assert r"report.md existed; saved as report \(2\).md" in result.markdown()  # Markdown-escaped
+    assert sorted(os.listdir(uploads)) == ["report (2).md", "report.md"]
+    assert (uploads / "report.md").read_bytes() == (first / "report.md").read_bytes()  # the first one is intact
+    assert sorted(d["title"] for d in fresh_assistant.documents()) == ["Bakery", "Tram depot"]
+
+    # The same bytes again, under either name's content: already indexed, nothing changes.
+    before = fresh_assistant.documents()
+    for again, saved_as in ((first / "report.md", "report.md"), (second / "report.md", "report (2).md")):
+        result = add_uploads(fresh_assistant, [again])
+        assert result.added == [] and result.updated == [] and len(result.unchanged) == 1
+        where = "" if saved_as == "report.md" else f" as {saved_as}"
+        assert result.notes == [f"report.md is already indexed{where} (the same file); nothing changed"]
+    assert sorted(os.listdir(uploads)) == ["report (2).md", "report.md"]
+    assert fresh_assistant.documents() == before
+
+    # A third different version gets the next free number.
+    (second / "report.md").write_text("# Bakery\n\nThe bakery now also sells spelt bread.\n", encoding="utf-8")
+    assert add_uploads(fresh_assistant, [second / "report.md"]).notes == ["report.md existed; saved as report (3).md"]
+
+
+def _wired(app, name):
+    """The Python function build_app wired to an event, by its name."""
+    fns = [f.fn for f in app.fns.values() if getattr(f.fn, "__name__", "") == name]
+    assert fns, name
+    return fns[0]
+
+
+def test_the_collection_chooser_switches_the_document_list_and_uploads_go_to_the_chosen_collection(
+    fresh_assistant, tmp_path
+):
+    (tmp_path / "tram.txt").write_text("Title: Tram depot\n\nThe tram depot opens at five.\n", encoding="utf-8")
+    (tmp_path / "ferry.txt").write_text("Title: Ferry times\n\nThe ferry leaves at noon.\n", encoding="utf-8")
+    fresh_assistant.ingest(str(tmp_path / "tram.txt"))
+    app = build_app(fresh_assistant)
+    chooser = [
+        c for c in app.config["components"] if c.get("props", {}).get("elem_id") in ("collection", "doc-collection")
+    ]
+    assert len(chooser) == 2 and all(c["type"] == "dropdown" for c in chooser)
+    switch, upload, load = _wired(app, "switch_collection"), _wired(app, "add_files"), _wired(app, "load_page")
+
+    table, _, summary, chat_names, doc_names = load()
+    assert [r[0] for r in table["value"]] == ["Tram depot"] and chat_names["choices"] == ["documents"]
+
+    # Type a new name in the Documents tab and upload: the file goes to that collection only.
+    table, chosen, summary, other, scope = switch("harbor-notes", "documents", [])
+    assert table["value"] == [] and other["value"] == "harbor-notes" and "harbor-notes" in other["choices"]
+    out = upload([str(tmp_path / "ferry.txt")], "harbor-notes", progress=None)
+    assert [r[0] for r in out[0]["value"]] == ["Ferry times"]
+    assert "harbor-notes" in out[3]["choices"] and [c[1] for c in out[5]["choices"]] == [
+        str(Path(fresh_assistant.settings.uploads) / "harbor-notes" / "ferry.txt")
+    ]
+    assert [d["title"] for d in fresh_assistant.documents()] == ["Tram depot"]
+    assert [d["title"] for d in fresh_assistant.using("harbor-notes").documents()] == ["Ferry times"]
+
+    # Switching back in the Chat tab shows the default collection's documents and its scope choices.
+    table, chosen, summary, other, scope = switch("documents", "harbor-notes", [])
+    assert [r[0] for r in table["value"]] == ["Tram depot"] and other["value"] == "documents"
+    assert [c[0] for c in scope["choices"]] == ["Tram depot"]
+    assert switch("documents", "documents", []) == (gr.skip(),) * 5  # the other chooser's echo: nothing to do
+    with pytest.warns(UserWarning, match="invalid collection name"):
+        assert switch("no good", "documents", []) == (gr.skip(),) * 5
+    assert fresh_assistant.using("harbor-notes").search("When does the ferry leave?", 1)[0].chunk.title == "Ferry times"
+
+
 # --------------------------------------------------------------------------- the HTTP API
 
 
@@ -273,5 +351,84 @@ def test_ask_and_search_take_a_scope_and_the_chat_tab_offers_one(fresh_assistant
         assert "nowhere.txt" in str(err.value) and "Traceback" not in str(err.value)
         scope = [c for c in client.config["components"] if c.get("props", {}).get("elem_id") == "scope"]
         assert scope and scope[0]["props"]["multiselect"] and scope[0]["props"]["filterable"]
+    finally:
+        server.close()
+
+
+# --------------------------------------------------------------------------- the shared queue and cache
+
+
+class QueuedAssistant:
+    """What build_app and the answer queue use of an Assistant, with a scripted, blockable answer."""
+
+    name = "documents"
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.store = self
+        self.calls: list[str] = []
+        self.release: dict[str, object] = {}
+
+    def version(self):
+        return "v1"
+
+    def count(self):
+        return 1
+
+    def documents(self):
+        return []
+
+    def stream(self, question, history=None, docs=None):
+        from assistant.answer import Event
+        from assistant.schema import Answer
+
+        self.calls.append(question)
+        yield Event("passages", [])
+        gate = self.release.get(question)
+        if gate is not None:
+            gate.wait(30)  # type: ignore[attr-defined]
+        yield Event("text", "The strikes have not been authorized.")
+        yield Event("answer", Answer(question=question, answer="The strikes have not been authorized.", refused=False))
+
+
+def test_a_waiting_chat_user_sees_their_place_and_a_full_line_says_busy(tmp_path):
+    import inspect
+    import threading
+
+    a = QueuedAssistant(Settings.load(index_dir=str(tmp_path / "index"), max_queue=1))
+    a.release["first"] = threading.Event()
+    app = build_app(a)
+    fn = next(f.fn for f in app.fns.values() if f.name == "respond")
+    params = inspect.signature(fn).parameters
+
+    def respond(question, docs, session):  # whatever other inputs the chat has (a collection) are left empty
+        return fn(**{**dict.fromkeys(params), "question": question, "docs": docs, "session": session})
+    first = respond("first", [], None)
+    while True:  # until the first answer holds the only slot
+        out = next(first)
+        if "Reading the passages" in out[1][-1]["content"]:
+            break
+    second = respond("second", [], None)
+    next(second)  # the question is shown
+    waiting = next(second)[1][-1]["content"]
+    assert "Waiting: 1st in line, about 20 s" in waiting, waiting
+    third = list(respond("third", [], None))
+    assert "The assistant is busy: 1 question is waiting; try again in about 40 s." in third[-1][1][-1]["content"]
+    a.release["first"].set()  # type: ignore[attr-defined]
+    assert "not been authorized" in list(first)[-1][1][-1]["content"]
+    assert "not been authorized" in list(second)[-1][1][-1]["content"]
+    repeat = list(respond(" FIRST ", [], None))[-1][1][-1]["content"]
+    assert "Answered from the cache" in repeat and a.calls == ["first", "second"]
+
+
+def test_ask_endpoint_answers_a_repeated_question_from_the_cache(tmp_path):
+    a = QueuedAssistant(Settings.load(index_dir=str(tmp_path / "index")))
+    server = Server(a)
+    try:
+        client = Client(server.url, verbose=False)
+        r1 = client.predict("Has Trump authorized the strikes?", api_name="/ask")
+        r2 = client.predict("has trump authorized the strikes?  ", api_name="/ask")
+        assert "cached" not in r1["timings"] and r2["timings"]["cached"] is True
+        assert r2["answer"] == r1["answer"] and a.calls == ["Has Trump authorized the strikes?"]
     finally:
         server.close()
