@@ -43,15 +43,24 @@ class Assistant:
     >>> a.ask("Has Trump authorized the strikes?").answer   # doctest: +SKIP
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides):
+    def __init__(self, settings: Settings | None = None, *, llm=None, embed_model=None, **overrides):
+        """``llm`` / ``embed_model``: any llama-index LLM and embedding model instead of the settings' ones."""
         if overrides.get("collection") is not None:
             check_name(overrides["collection"])  # a one-line InputError, not pydantic's
         self.settings = settings or Settings.load(**overrides)
         check_name(self.settings.collection)
         self.embedder = Embedder(self.settings)
+        if embed_model is not None:
+            from .integrations.llama_index import LlamaIndexEmbedder
+
+            self.embedder = LlamaIndexEmbedder(embed_model)  # type: ignore[assignment]
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._llm = None
+        if llm is not None:
+            from .integrations.llama_index import LlamaIndexLLM
+
+            self._llm = LlamaIndexLLM(llm)
         self._lock = threading.Lock()
         self._origin: Assistant | None = None  # the Assistant this one was made from by ``using``
         self._others: dict[str, Assistant] = {}  # ``using``'s Assistants, one per collection
@@ -284,6 +293,12 @@ class Assistant:
             if event.kind == "answer":
                 history.append((question, event.data.answer))
             yield event
+
+    def ingest_documents(self, documents, progress: bool | None = None) -> IngestReport | None:
+        """Index llama-index ``Document``s from any reader; citations slice their stored text."""
+        from .integrations.llama_index import ingest_documents
+
+        return ingest_documents(self, documents, progress=progress)
 
     # -- llama-index parts (imported on first use: plain users never pay for llama-index) ---
     def as_retriever(self, k: int | None = None):

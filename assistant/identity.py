@@ -37,13 +37,14 @@ def version_key(file_hash: str, settings) -> str:
     return hashlib.sha256(f"{file_hash}:chunker{CHUNKER_VERSION}:{settings.chunk_tokens}".encode()).hexdigest()
 
 
-def embedder_name(settings) -> str:
-    return settings.embed_model or "all-MiniLM-L6-v2 (packaged)"
+def embedder_name(settings, embedder=None) -> str:
+    """A model given as an object (``Assistant(embed_model=...)``) names itself."""
+    return getattr(embedder, "name", None) or settings.embed_model or "all-MiniLM-L6-v2 (packaged)"
 
 
 def describe(embedder, settings) -> dict:
     probe = [round(float(x), 5) for x in embedder.embed([PROBE])[0]]
-    return {"name": embedder_name(settings), "dim": len(probe), "probe": probe}
+    return {"name": embedder_name(settings, embedder), "dim": len(probe), "probe": probe}
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -58,7 +59,7 @@ def _cosine(a: list[float], b: list[float]) -> float:
 def check_name(store, embedder, settings) -> None:
     """The cheap check an unchanged re-ingest can afford: the full one only when the model's name changed."""
     raw = store.metadata().get(FIELD)
-    if raw and json.loads(raw).get("name") != embedder_name(settings):
+    if raw and json.loads(raw).get("name") != embedder_name(settings, embedder):
         check(store, embedder, settings)
 
 

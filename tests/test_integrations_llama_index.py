@@ -228,3 +228,90 @@ def test_chat_engine_two_turns_with_a_pronoun(seed_assistant):
     assert second.metadata["standalone_question"] != "Has the president approved them?"
     assert second.metadata["refused"] or (second.source_nodes and all(exact_node(n) for n in second.source_nodes))
     assert len(engine.chat_history) == 4 and engine.chat_history[3].content == second.response
+
+
+# --------------------------------------------------------------------------- llama-index models and documents in
+
+
+def _st_embedding():
+    """A llama-index BaseEmbedding over the packaged MiniLM: a real model reached through llama-index."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from sentence_transformers import SentenceTransformer
+
+    from assistant.models import embedding_model_path
+    from assistant.settings import Settings
+
+    model = SentenceTransformer(embedding_model_path(Settings.load()), device="cpu")
+
+    class MiniLM(BaseEmbedding):
+        def _get_text_embedding(self, text):
+            return model.encode(text).tolist()
+
+        def _get_query_embedding(self, query):
+            return model.encode(query).tolist()
+
+        async def _aget_query_embedding(self, query):
+            return self._get_query_embedding(query)
+
+    return MiniLM(model_name="minilm-through-llama-index")
+
+
+def test_llama_index_documents_are_ingested_and_cited_exactly(tmp_path, shared_embedder):
+    from llama_index.core import Document
+
+    from assistant.settings import Settings
+
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.embedder = shared_embedder
+    docs = [
+        Document(
+            text="The Quillmore lamp uses a G9 bulb and draws 25 watts.",
+            doc_id="lamp-1",
+            metadata={"title": "Quillmore lamp manual", "file_name": "lamp.pdf"},
+        ),
+        Document(text="The Ostrava footbridge is 212 meters long.", doc_id="bridge-7"),
+    ]
+    report = a.ingest_documents(docs)
+    assert len(report.added) == 2
+    assert not a.ingest_documents(docs).added  # same ids and texts: nothing re-embedded
+    [hit] = [p for p in a.search("Which bulb does the Quillmore lamp use?", 3) if "G9" in p.chunk.text][:1]
+    assert hit.chunk.title == "Quillmore lamp manual"
+    assert Assistant.text_of(hit.chunk.source)[hit.chunk.start : hit.chunk.end] == hit.chunk.text
+
+
+def test_a_llama_index_embedding_model_is_the_embedder(tmp_path):
+    from assistant.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bridge.txt").write_text("The Ostrava footbridge is 212 meters long and opened in 2019.\n")
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")), embed_model=_st_embedding())
+    a.ingest(str(docs))
+    assert a.search("How long is the footbridge?", 1)[0].chunk.source.endswith("bridge.txt")
+    # The same model by the settings' route is recognised as the same (its fingerprint matches).
+    assert Assistant(Settings.load(index_dir=str(tmp_path / "index"))).search("footbridge", 1)
+
+
+@pytest.mark.llm
+def test_a_llama_index_llm_answers(tmp_path, shared_embedder):
+    from llama_index.llms.openai_like import OpenAILike
+    from test_faults import LLMServer
+
+    from assistant.models import tiny_llm_path
+    from assistant.settings import Settings
+
+    server = LLMServer(tiny_llm_path(), tmp_path).start()
+    try:
+        llm = OpenAILike(model="tiny", api_base=server.url, api_key="x", is_chat_model=True, max_tokens=48)
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "bridge.txt").write_text("The Ostrava footbridge is 212 meters long and opened in 2019.\n")
+        a = Assistant(Settings.load(index_dir=str(tmp_path / "index")), llm=llm)
+        a.embedder = shared_embedder
+        a.ingest(str(docs))
+        answer = a.ask("How long is the Ostrava footbridge?")
+        assert answer.answer.strip() and isinstance(answer.refused, bool)
+        assert all(Assistant.text_of(c.source)[c.start : c.end] == c.quote for c in answer.citations)
+        assert answer.checks or answer.refused  # the judge ran through the llama-index LLM, or it refused
+    finally:
+        server.stop()

@@ -394,3 +394,100 @@ class AssistantChatEngine(BaseChatEngine):
         self, message: str, chat_history: list[ChatMessage] | None = None
     ) -> StreamingAgentChatResponse:
         return await asyncio.to_thread(self.stream_chat, message, chat_history)
+
+
+# --------------------------------------------------------------------------- models and documents in
+
+
+class LlamaIndexLLM:
+    """Any llama-index ``LLM`` behind the small interface the pipeline uses (``assistant.llm.LLM``).
+
+    The judge wants P(yes) from token log-probabilities, which llama-index's LLM interface does
+    not expose; ``yes_probability`` therefore reads the one-word reply (1.0 / 0.0, as the base
+    class does for servers without logprobs): coarser, but the same decisions at the thresholds.
+    """
+
+    def __init__(self, llm):
+        self.llm = llm
+        self.name = getattr(getattr(llm, "metadata", None), "model_name", None) or type(llm).__name__
+
+    def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
+        from llama_index.core.llms import ChatMessage
+
+        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        text = ""
+        for part in self.llm.stream_chat(chat):
+            delta = part.delta or ""
+            text += delta
+            if stop and any(s in text for s in stop):
+                yield delta.split(next(s for s in stop if s in text))[0]
+                return
+            yield delta
+
+    def complete(self, messages, max_tokens=256, temperature=0.0, stop=None) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+
+    def yes_probability(self, messages) -> float:
+        from ..llm import LLM
+
+        return LLM.yes_probability(self, messages)  # type: ignore[arg-type]  # reads the word
+
+
+class LlamaIndexEmbedder:
+    """Any llama-index ``BaseEmbedding`` as the assistant's embedder (unit-length numpy vectors).
+
+    ``name`` goes into the index's identity record, so an index built with one model refuses
+    another (``assistant.identity``) whichever way the model was given.
+    """
+
+    def __init__(self, embed_model):
+        self.embed_model = embed_model
+        self.name = f"{type(embed_model).__name__}:{getattr(embed_model, 'model_name', '') or ''}"
+
+    def embed(self, texts: list[str], batch_size: int = 32):
+        import numpy as np
+
+        vecs = np.asarray(self.embed_model.get_text_embedding_batch(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.where(norms == 0, 1.0, norms)
+
+    def embed_one(self, text: str) -> list[float]:
+        return self.embed([text])[0].tolist()
+
+
+def _safe_name(doc) -> str:
+    import hashlib
+    import re
+
+    ident = str(doc.doc_id or doc.id_ or "")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", str(doc.metadata.get("file_name") or ident))[:60].strip("-.") or "doc"
+    return f"{stem}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}.txt"
+
+
+def ingest_documents(assistant, documents, progress: bool | None = None):
+    """Index llama-index ``Document``s from any reader, with citations as exact as for files.
+
+    Each document's text is stored as a UTF-8 file under ``<index_dir>/documents/`` (a title and
+    date from its metadata become a ``Title:``/``Date:`` header) and ingested like any file:
+    ``Assistant.text_of(source)`` then serves the stored text that citations index into, and a
+    document re-ingested with the same id and text costs nothing (the usual content hash).
+    """
+    import os
+    from pathlib import Path
+
+    folder = Path(assistant.settings.index_dir) / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for doc in documents:
+        meta = doc.metadata or {}
+        header = "".join(
+            f"{key.title()}: {' '.join(str(meta[key]).split())}\n" for key in ("title", "date") if meta.get(key)
+        )
+        text = (header + "\n" if header else "") + doc.text
+        path = folder / _safe_name(doc)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        paths.append(str(path))
+    return assistant.ingest(*paths, progress=progress) if paths else None
