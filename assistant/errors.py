@@ -6,7 +6,8 @@ one line saying what happened and what to do. Front ends (CLI, web app, HTTP API
 that line; anything else is a bug, logged with its traceback (to the server log or, for the CLI,
 ``ASSISTANT_DEBUG=1``) and shown as a one-line "unexpected error". Subclasses exist only where a
 caller acts differently: an HTTP API maps ``InputError``/``SettingsError`` to 400,
-``IndexNotReady`` to 409 and the rest to 503; ingest skips an ``UnreadableFile`` and goes on.
+``IndexNotReady`` to 409, ``Busy`` to 429 (with ``Retry-After``) and the rest to 503; ingest skips
+an ``UnreadableFile`` and goes on.
 """
 
 from __future__ import annotations
@@ -42,6 +43,22 @@ class ModelError(AssistantError, RuntimeError):
     """A model file is missing or broken."""
 
 
+class Busy(AssistantError):
+    """Too many questions are waiting for an answer (see ``assistant/queueing.py``); try again later."""
+
+    def __init__(self, waiting: int, retry_after: int):
+        super().__init__(
+            f"The assistant is busy: {waiting} question{'s are' if waiting != 1 else ' is'} waiting; "
+            f"try again in about {retry_after} s."
+        )
+        self.waiting = waiting
+        self.retry_after = retry_after
+
+
+class TimedOut(AssistantError):
+    """A question was not answered within ``answer_timeout_s`` (waiting in line included)."""
+
+
 class UnreadableFile(AssistantError):
     """A file that cannot become a Document; ``str(exc)`` is a one-line human reason."""
 
@@ -60,4 +77,6 @@ __all__ = [
     "LLMError",
     "ModelError",
     "UnreadableFile",
+    "Busy",
+    "TimedOut",
 ]

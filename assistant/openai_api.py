@@ -19,23 +19,32 @@ Design and trade-offs:
   ``citations`` list (``n, source, title, page, section, start, end, quote``; ``page`` is null for
   formats without pages; ``quote`` is always
   ``Assistant.text_of(source)[start:end]``) plus ``refused``; in a stream they come in the
-  final chunk, the one whose ``finish_reason`` is ``"stop"``. OpenAI's schema has no place for
+  final chunk, the one whose ``finish_reason`` is ``"stop"``; so do ``question`` (the question
+  as answered) and ``cached`` (true when the answer came from the answer cache). OpenAI's schema has no place for
   them, but its clients keep unknown fields (``openai`` puts them in ``model_dump()``), and
   clients that do not know them still show a readable answer.
 * **Streaming is by verified sentence.** ``Assistant.stream`` yields text only after each
   sentence is checked against its sources, so chunks are sentences, not tokens: the stream
   starts (an empty ``role`` chunk) as soon as retrieval is done, then grows by sentences.
+* **One line with the web app.** Answers go through the admission queue and answer cache the
+  web app uses (``assistant/queueing.py``): an identical question on an unchanged index is
+  answered from the cache at once; otherwise the request takes its place in line. A full line is
+  a 429 with ``Retry-After`` at once. A streamed request that has to wait gets its stream at once
+  and an SSE comment line ``: Waiting: 3rd in line, about 40 s (position=3, estimate_s=40)`` on
+  every move of the line (OpenAI clients ignore comments); errors after waiting (the time limit,
+  a bad ``docs``) then arrive as an ``error`` event, not a status code. A plain request waits
+  silently. Waiting costs no thread: it polls the ticket on the event loop, and a client that goes
+  away leaves the line.
 * **The event loop never runs the pipeline.** Retrieval and the LLM are synchronous and slow,
   so each step of the generator runs in a worker thread (``anyio.to_thread``) under a
-  capacity limiter of its own: a burst of API requests waits for one of ``ANSWER_CONCURRENCY``
-  slots instead of taking every thread the web app's handlers also need. The limit is
-  separate from the web app's queue: the embedded LLM still generates one answer at a time, so
-  API and web users simply share it. When a client disconnects mid-answer, the generator is
-  closed, which stops the LLM.
+  capacity limiter of its own (``ANSWER_CONCURRENCY``, or the queue's concurrency + 1 when that
+  is more), so admitted answers never take every thread the web app's handlers also need. When a
+  client disconnects mid-answer, the generator is closed, which stops the LLM and frees the slot.
 * **Errors in OpenAI's shape.** ``{"error": {"message", "type", "param", "code"}}`` with one
   line of text: a bad request (invalid JSON, no user message, empty question) and
   ``InputError``/``SettingsError`` are 400, ``IndexNotReady`` (also an empty index) is 409,
-  other ``AssistantError``\\s (LLM or index unreachable) are 503, a missing or wrong key is 401.
+  ``Busy`` is 429 with ``Retry-After``, other ``AssistantError``\\s (LLM or index unreachable, the
+  time limit) are 503, a missing or wrong key is 401.
   Anything else is a bug: logged with its traceback, answered with a one-line 500. Errors
   found before the first chunk get their status code; an error mid-stream can only be an
   ``error`` event (which the ``openai`` client raises as ``APIError``).
@@ -72,13 +81,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.routing import BaseRoute
 
-from .errors import AssistantError, IndexNotReady, InputError, SettingsError
+from . import queueing
+from .errors import AssistantError, Busy, IndexNotReady, InputError, SettingsError
 from .store import check_name
 
 log = logging.getLogger(__name__)
 
 MODEL_ID = "assistant"
 ANSWER_CONCURRENCY = 2  # pipeline steps running at once for API requests; more wait (not in threads)
+WAIT_POLL_S = 0.25  # how often a waiting request looks at its place in line
 MAX_BODY_BYTES = 1_000_000  # a chat request is a few KB; a bigger body is a mistake or an attack
 _done = object()  # the end of an event generator (``next`` with a default, in a worker thread)
 
@@ -175,6 +186,8 @@ def _error_of(e: BaseException) -> tuple[int, str, str | None, str]:
     """(status, type, code, one-line message) for an exception, per assistant/errors.py."""
     if isinstance(e, (InputError, SettingsError)):
         return 400, "invalid_request_error", None, str(e)
+    if isinstance(e, Busy):
+        return 429, "rate_limit_error", "busy", str(e)
     if isinstance(e, IndexNotReady):
         return 409, "invalid_request_error", "index_not_ready", str(e)
     if isinstance(e, AssistantError):
@@ -208,6 +221,10 @@ def usage(question: str, history: list[tuple[str, str]], answer: str) -> dict:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+def _replay(events: list) -> Generator:
+    yield from events
+
+
 def _sse(data: dict | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -220,6 +237,7 @@ def router(assistant) -> APIRouter:
     keys = api_keys(getattr(assistant.settings, "api_keys", ""))
     created = int(time.time())
     limiter: list[anyio.CapacityLimiter] = []  # made on first use: it belongs to the server's event loop
+    gate = queueing.gate(assistant)
     api = APIRouter(prefix="/v1")
 
     def denied(request: Request) -> JSONResponse | None:
@@ -234,7 +252,7 @@ def router(assistant) -> APIRouter:
 
     async def in_thread(fn, *args):
         if not limiter:
-            limiter.append(anyio.CapacityLimiter(ANSWER_CONCURRENCY))
+            limiter.append(anyio.CapacityLimiter(max(ANSWER_CONCURRENCY, gate.queue.concurrency + 1)))
         return await anyio.to_thread.run_sync(fn, *args, limiter=limiter[0])
 
     def model(model_id: str = MODEL_ID) -> dict:
@@ -248,15 +266,37 @@ def router(assistant) -> APIRouter:
     async def get_model(model_id: str, request: Request):
         return denied(request) or JSONResponse(model(model_id))
 
-    def start(
-        question: str, history: list[tuple[str, str]], docs: list[str] | None = None, collection: str | None = None
-    ) -> tuple[Iterator, Any]:
-        """Open the event stream and take its first event, so request errors get a status code."""
-        target = assistant.using(collection) if collection else assistant  # a missing collection: IndexNotReady
-        if target.store.count() == 0:
+    def lookup(question: str, history: list[tuple[str, str]], docs: list[str] | None, collection: str | None = None):
+        """(cache key, cached events or None); an empty index or a missing collection fails before anyone waits."""
+        if gate.on(collection).store.count() == 0:
             raise IndexNotReady("the index is empty: run `assistant ingest PATH` or add documents in the web app")
-        events = target.stream(question, history, docs=docs)
-        return events, next(events, _done)
+        return gate.cached(question, history, docs, collection)
+
+    async def waiting(ticket: queueing.Ticket, request: Request | None = None):
+        """Yield the ticket's Status whenever it changes, until admitted; leaves the line on any error,
+        a timeout (``TimedOut``), cancellation, or (``request``) a client that went away."""
+        last = None
+        try:
+            while (status := ticket.status()) is not None:
+                if status != last:
+                    last = status
+                    yield status
+                ticket.check()
+                if request is not None and await request.is_disconnected():
+                    raise anyio.get_cancelled_exc_class()()
+                await anyio.sleep(WAIT_POLL_S)
+        except BaseException:
+            ticket.done()
+            raise
+
+    async def begin(ticket, key, question, history, docs, collection=None) -> tuple[Iterator, Any]:
+        """The admitted ticket's event stream and its first event (the slot is freed if that fails)."""
+        try:
+            events = gate.run(ticket, key, question, history, docs, collection)
+            return events, await in_thread(next, events, _done)
+        except BaseException:
+            ticket.done()
+            raise
 
     @api.post("/chat/completions")
     async def chat_completions(request: Request):
@@ -280,6 +320,9 @@ def router(assistant) -> APIRouter:
         docs = body.get("docs")
         if docs is not None and not (isinstance(docs, list) and all(isinstance(d, str) for d in docs)):
             return error_response(400, '"docs" must be a list of file or folder paths', code="invalid_docs")
+        name = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL_ID
+        cid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        docs = docs or None
         collection = body.get("collection")
         if collection is not None:
             if not isinstance(collection, str):
@@ -288,20 +331,36 @@ def router(assistant) -> APIRouter:
                 collection = check_name(collection)
             except InputError as e:
                 return error_response(400, str(e), code="invalid_collection")
-        name = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL_ID
-        cid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        include_usage = isinstance(body.get("stream_options"), dict) and bool(
+            body["stream_options"].get("include_usage")
+        )
+        sse_headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         try:
-            events, first = await in_thread(start, question, history, docs or None, collection)
+            key, hit = await in_thread(lookup, question, history, docs, collection)
+            if hit is not None:
+                events: Iterator = _replay(hit)
+                first = next(events, _done)
+            else:
+                ticket = gate.queue.enter()  # Busy: refused at once
+                if ticket.status() is None:  # admitted at once
+                    events, first = await begin(ticket, key, question, history, docs, collection)
+                elif body.get("stream"):  # the stream starts now and shows the place in line
+                    waits = waiting(ticket)
+                    queued = _queued(waits, begin(ticket, key, question, history, docs, collection), question)
+                    return StreamingResponse(
+                        _then_stream(queued, cid, now, name, question, history, include_usage),
+                        media_type="text/event-stream",
+                        headers=sse_headers,
+                    )
+                else:
+                    async for _ in waiting(ticket, request):
+                        pass
+                    events, first = await begin(ticket, key, question, history, docs, collection)
         except Exception as e:
             return _failure(e, question)
         if body.get("stream"):
-            include_usage = isinstance(body.get("stream_options"), dict) and bool(
-                body["stream_options"].get("include_usage")
-            )
             chunks = _stream(events, first, cid, now, name, question, history, include_usage)
-            return StreamingResponse(
-                chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-            )
+            return StreamingResponse(chunks, media_type="text/event-stream", headers=sse_headers)
         try:
             answer = await in_thread(_finish, events, first)
         except Exception as e:
@@ -324,8 +383,35 @@ def router(assistant) -> APIRouter:
                 "usage": usage(question, history, answer.answer),
                 "citations": citation_dicts(answer),
                 "refused": answer.refused,
+                "question": answer.question,
+                "cached": bool(answer.timings.get("cached")),
             }
         )
+
+    async def _queued(waits, begun, question):
+        """SSE comments while waiting, then ("started", (events, first)); an error event if that fails."""
+        try:
+            async for status in waits:
+                yield f": {status.text()} (position={status.position}, estimate_s={round(status.estimate_s)})\n\n"
+            yield ("started", await begun)
+        except Exception as e:
+            begun.close()
+            status_, type_, code, message = _error_of(e)
+            if status_ == 500:
+                log.exception("OpenAI API: answering %r failed", question)
+            yield _sse({"error": {"message": " ".join(message.split()), "type": type_, "param": None, "code": code}})
+            yield _sse("[DONE]")
+        finally:
+            begun.close()  # never awaited (the client left while waiting): nothing to free beyond the ticket
+
+    async def _then_stream(queued, cid, now, name, question, history, include_usage):
+        async for item in queued:
+            if isinstance(item, tuple):
+                events, first = item[1]
+                async for piece in _stream(events, first, cid, now, name, question, history, include_usage):
+                    yield piece
+            else:
+                yield item
 
     async def _stream(events, first, cid, now, name, question, history, include_usage):
         def chunk(delta: dict, finish: str | None = None, **extra) -> str:
@@ -354,7 +440,14 @@ def router(assistant) -> APIRouter:
                     answer = event.data
                     if answer.answer.startswith(shown) and len(answer.answer) > len(shown):
                         yield chunk({"content": answer.answer[len(shown) :]})  # text the stream did not show
-                    yield chunk({}, "stop", citations=citation_dicts(answer), refused=answer.refused)
+                    yield chunk(
+                        {},
+                        "stop",
+                        citations=citation_dicts(answer),
+                        refused=answer.refused,
+                        question=answer.question,
+                        cached=bool(answer.timings.get("cached")),
+                    )
                     if include_usage:
                         yield _sse(
                             {
@@ -397,7 +490,8 @@ def _failure(e: BaseException, question: str) -> JSONResponse:
     status, type_, code, message = _error_of(e)
     if status == 500:
         log.exception("OpenAI API: answering %r failed", question)
-    return error_response(status, message, type_, code)
+    headers = {"Retry-After": str(e.retry_after)} if isinstance(e, Busy) else None
+    return error_response(status, message, type_, code, headers=headers)
 
 
 def routes(assistant) -> list[BaseRoute]:

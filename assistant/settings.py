@@ -113,6 +113,23 @@ class Settings(BaseSettings):
     api_keys: str = _field(
         "", "web", "Comma-separated bearer keys the /v1 OpenAI-compatible API requires; empty = no key needed."
     )
+    answer_concurrency: int = _field(
+        1,
+        "web",
+        "Answers generated at once (web app and /v1 together); 1 for the embedded LLM, "
+        "the server's parallel slots for an llm_url server.",
+        ge=1,
+        le=256,
+    )
+    max_queue: int = _field(
+        30, "web", "Questions that may wait for an answer; beyond this a question is refused at once (busy).", ge=0, le=10_000
+    )
+    answer_timeout_s: float = _field(
+        600.0, "web", "Seconds a question may take, waiting in line included, before it is given up.", ge=1, le=86_400
+    )
+    cache_size: int = _field(
+        256, "web", "Answers kept for identical questions on an unchanged index; 0 = no answer cache.", ge=0, le=100_000
+    )
 
     @classmethod
     def settings_customise_sources(

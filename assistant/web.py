@@ -53,10 +53,14 @@ Design and trade-offs:
 * **API.** ``/ask`` (``assistant ask --json`` shape) and ``/search`` (passages) are plain
   ``gr.api`` endpoints, so ``gradio_client`` and the "Use via API" page document them. ``serve``
   also mounts the OpenAI-compatible ``/v1`` API (``assistant/openai_api.py``) on the same port.
-* **Concurrency.** The embedded LLM serializes generation itself, so answer events share one
-  concurrency group of 2 (one generating, one retrieving) and everyone else waits in the
-  queue (up to ``QUEUE_SIZE``) with a visible position instead of failing; cheap events
-  (citation clicks, document list) are not limited, so they stay snappy while answers run.
+* **Concurrency.** Answers go through the admission queue and answer cache the ``/v1`` API
+  shares (``assistant/queueing.py``): ``answer_concurrency`` answers run at once, the rest wait in
+  arrival order and the chat shows each waiting user "Waiting: 3rd in line, about 40 s", updated
+  as the line moves; beyond ``max_queue`` a question is refused at once (``Busy``), and an
+  identical question on an unchanged index is answered from the cache without waiting. Gradio's
+  queue is only the transport: the answer group's concurrency is above ours (``gradio_slots``),
+  so the waiting happens where positions are known; cheap events (citation clicks, document
+  list) are not limited, so they stay snappy while answers run.
   Enter and the Ask button are one listener with ``trigger_mode="once"``: a second question
   from the same browser is ignored until the first answer is done (no interleaved answers).
 * **Launching.** Gradio 6 takes theme, CSS and JS in ``launch()``, not ``Blocks()``, so
@@ -85,7 +89,7 @@ from typing import Any
 
 import gradio as gr  # noqa: E402
 
-from . import phrases  # noqa: E402
+from . import phrases, queueing  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
 from .errors import AssistantError, IndexNotReady, LLMError, SettingsError, StoreError  # noqa: E402
@@ -93,7 +97,7 @@ from .store import check_name, collection_names  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-ANSWER_CONCURRENCY = 2  # answers running at once; the LLM itself generates one at a time
+ANSWER_CONCURRENCY = 2  # default Gradio concurrency of events without their own limit
 QUEUE_SIZE = 200  # waiting events before new ones are turned away
 CONTEXT_CHARS = 320  # characters of context shown around a quote in the evidence panel
 WHOLE_DOC_CHARS = 400_000  # beyond this, "whole document" shows a window around the quote
@@ -520,6 +524,12 @@ SCROLL_TO_EVIDENCE = """
 """
 
 
+def gradio_slots(gate: queueing.Gate) -> int:
+    """Gradio workers for answer events: every running and waiting answer, and a few more so that a
+    question beyond ``max_queue`` reaches our queue (and its Busy message) instead of Gradio's."""
+    return gate.queue.concurrency + gate.queue.max_queue + 8
+
+
 def _new_session() -> dict:
     return {"history": [], "messages": [], "turns": {}, "next_turn": 1}
 
@@ -527,6 +537,7 @@ def _new_session() -> dict:
 def build_app(assistant) -> gr.Blocks:
     """The Gradio Blocks app over an ``Assistant``. Launch it with ``launch(app, ...)``."""
     settings = assistant.settings
+    gate = queueing.gate(assistant)
 
     # ---- chat ---------------------------------------------------------------------------
     def respond(question: str, docs: list[str] | None, collection: str | None, session: dict):
@@ -547,8 +558,11 @@ def build_app(assistant) -> gr.Blocks:
 
         text = ""
         try:
-            for event in on(collection).stream(question, history=list(session["history"]), docs=docs or None):
-                if event.kind == "passages":
+            for event in gate.stream(question, list(session["history"]), docs or None, collection=collection or None):
+                if event.kind == "waiting":  # in line: position and estimate, until the turn starts
+                    messages[-1]["content"] = f"_⏳ {esc(event.data.text())}…_"
+                    yield gr.skip(), list(messages), gr.skip(), session
+                elif event.kind == "passages":
                     record["passages"] = [_passage_dict(p) for p in event.data]
                     messages[-1]["content"] = "_Reading the passages and writing an answer…_"
                     panel = passages_html(
@@ -586,6 +600,8 @@ def build_app(assistant) -> gr.Blocks:
                         panel = passages_html(record["passages"], turn, "Retrieved passages")
                     if answer.scope:
                         content += scope_note(answer.scope)
+                    if answer.timings.get("cached"):
+                        content += '\n\n<span class="understood">Answered from the cache: same question, same documents.</span>'
                     messages[-1]["content"] = content
                     session["history"].append((question, answer.answer))
                     yield gr.skip(), list(messages), panel, session
@@ -757,7 +773,10 @@ def build_app(assistant) -> gr.Blocks:
         [{n, source, title, date, start, end, quote, score}], timings, scope, ...}.
         """
         try:
-            return on(collection).ask(question, docs=docs or None).to_dict()
+            for event in gate.stream(question, None, docs or None, collection=collection or None):
+                if event.kind == "answer":
+                    return event.data.to_dict()
+            raise RuntimeError("the answer stream ended without an answer")
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
@@ -792,7 +811,7 @@ def build_app(assistant) -> gr.Blocks:
                             latex_delimiters=[],
                             buttons=[],
                             feedback_options=None,
-                            placeholder="Ask a question about your documents, e.g. *Has Trump authorized the strikes?*",
+                            placeholder=_placeholder(assistant),
                         )
                         with gr.Row(equal_height=True):
                             question = gr.Textbox(
@@ -865,7 +884,7 @@ def build_app(assistant) -> gr.Blocks:
                         remove_btn = gr.Button("Remove from index", variant="stop", elem_id="remove-btn")
                         remove_status = gr.Markdown()
 
-        answer_limits = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
+        answer_limits = dict(concurrency_limit=gradio_slots(gate), concurrency_id="answer")
         chat_io = dict(
             fn=respond,
             inputs=[question, scope, chat_collection, session],
@@ -954,6 +973,7 @@ def build_app(assistant) -> gr.Blocks:
         gr.api(search, api_name="search", concurrency_limit=None)
 
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
+    app.answer_slots = gradio_slots(gate)  # type: ignore[attr-defined]  # launch() sizes the thread pool by it
     return app
 
 
@@ -1020,17 +1040,40 @@ def launch(
         auth_message="Log in to the document assistant.",
         enable_monitoring=False,
         app_kwargs=app_kwargs,
+        # Each waiting answer holds a worker thread while it polls its place in line (assistant/queueing.py).
+        max_threads=max(40, getattr(app, "answer_slots", 0) + 24),
     )
 
 
+def _placeholder(assistant) -> str:
+    """The empty chat's hint: questions this corpus answers (from the source guides), not a fixed one."""
+    try:
+        questions = assistant.suggested_questions(2)
+    except Exception:  # no index yet, or unreadable guides: the generic hint
+        questions = []
+    if not questions:
+        return "Ask a question about your documents."
+    return "Ask a question about your documents, for example:\n\n" + "\n".join(f"- *{md_escape(q)}*" for q in questions)
+
+
+GUIDES_AT_START = 5  # documents whose source guide serve computes in the background (LLM time)
+
+
 def _warm_up(assistant) -> None:
-    """Load the embedding model, lexical index and LLM in the background: the first answer is faster."""
+    """Load the embedding model, lexical index and LLM in the background: the first answer is faster.
+
+    Then compute the source guides still missing (a few seconds of LLM time each), so that the
+    Documents tab and the chat's suggested questions have them; a user's question waits at most
+    for the guide being computed, because guides hold the LLM one at a time.
+    """
     try:
         if assistant.store.count():
             assistant.search("warm up", 1)
         load = getattr(assistant.llm, "load", None)
         if load:
             load()
+        for doc in assistant.documents()[:GUIDES_AT_START]:
+            assistant.guide(doc["source"])
     except Exception as e:  # the first real request will report it properly
         log.info("warm-up failed: %s", e)
 
