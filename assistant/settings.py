@@ -122,7 +122,11 @@ class Settings(BaseSettings):
         le=256,
     )
     max_queue: int = _field(
-        30, "web", "Questions that may wait for an answer; beyond this a question is refused at once (busy).", ge=0, le=10_000
+        30,
+        "web",
+        "Questions that may wait for an answer; beyond this a question is refused at once (busy).",
+        ge=0,
+        le=10_000,
     )
     answer_timeout_s: float = _field(
         600.0, "web", "Seconds a question may take, waiting in line included, before it is given up.", ge=1, le=86_400
