@@ -31,10 +31,10 @@ Design and trade-offs:
   answered from the cache at once; otherwise the request takes its place in line. A full line is
   a 429 with ``Retry-After`` at once. A streamed request that has to wait gets its stream at once
   and an SSE comment line ``: Waiting: 3rd in line, about 40 s (position=3, estimate_s=40)`` on
-  every move of the line (OpenAI clients ignore comments); errors after waiting (the time limit,
-  a bad ``docs``) then arrive as an ``error`` event, not a status code. A plain request waits
-  silently. Waiting costs no thread: it polls the ticket on the event loop, and a client that goes
-  away leaves the line.
+  every move of the line and every ``WAIT_REPEAT_S`` (OpenAI clients ignore comments); errors
+  after waiting (the time limit, a bad ``docs``) then arrive as an ``error`` event, not a status
+  code. A plain request waits silently. Waiting costs no thread: it polls the ticket on the
+  event loop, and a client that goes away leaves the line.
 * **The event loop never runs the pipeline.** Retrieval and the LLM are synchronous and slow,
   so each step of the generator runs in a worker thread (``anyio.to_thread``) under a
   capacity limiter of its own (``ANSWER_CONCURRENCY``, or the queue's concurrency + 1 when that
@@ -90,6 +90,7 @@ log = logging.getLogger(__name__)
 MODEL_ID = "assistant"
 ANSWER_CONCURRENCY = 2  # pipeline steps running at once for API requests; more wait (not in threads)
 WAIT_POLL_S = 0.25  # how often a waiting request looks at its place in line
+WAIT_REPEAT_S = 10.0  # a waiting stream repeats its status this often even when the line did not move
 MAX_BODY_BYTES = 1_000_000  # a chat request is a few KB; a bigger body is a mistake or an attack
 _done = object()  # the end of an event generator (``next`` with a default, in a worker thread)
 
@@ -275,11 +276,11 @@ def router(assistant) -> APIRouter:
     async def waiting(ticket: queueing.Ticket, request: Request | None = None):
         """Yield the ticket's Status whenever it changes, until admitted; leaves the line on any error,
         a timeout (``TimedOut``), cancellation, or (``request``) a client that went away."""
-        last = None
+        last, shown = None, 0.0
         try:
             while (status := ticket.status()) is not None:
-                if status != last:
-                    last = status
+                if status != last or time.monotonic() - shown >= WAIT_REPEAT_S:  # a heartbeat too
+                    last, shown = status, time.monotonic()
                     yield status
                 ticket.check()
                 if request is not None and await request.is_disconnected():
