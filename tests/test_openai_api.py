@@ -497,3 +497,93 @@ def test_collection_in_the_body_picks_the_collection(tmp_path):
         assert client.models.list().data[0].id == "assistant"  # one model; the collection is a body field
     finally:
         server.close()
+
+
+# --------------------------------------------------------------------------- the shared queue and cache
+
+
+class VersionedAssistant(ScriptedAssistant):
+    """A scripted assistant whose index has a version stamp, so answers can be cached."""
+
+    name = "documents"
+    stamp = "v1"
+
+    def version(self):
+        return self.stamp
+
+
+def test_a_waiting_stream_shows_its_place_and_a_full_line_is_429(tmp_path):
+    a = ScriptedAssistant(Settings.load(index_dir=str(tmp_path / "index"), max_queue=1, answer_concurrency=1))
+    release, started = threading.Event(), threading.Event()
+
+    def slow(question, history):
+        yield Event("passages", [])
+        started.set()
+        release.wait(30)
+        yield from list(seed_answer(question, history))[1:]
+
+    a.script = slow
+    server = Server(a)
+    out: dict = {"comments": []}
+    ask = {"messages": [{"role": "user", "content": "Authorized?"}], "stream": True}
+
+    def first():
+        out["first"] = [ch.model_dump() for ch in server.client().chat.completions.create(model="assistant", **ask)]
+
+    def second():
+        with httpx.stream("POST", server.base + "/chat/completions", json=ask, timeout=60) as r:
+            out["status"] = r.status_code
+            lines = []
+            for line in r.iter_lines():
+                if line.startswith(":"):
+                    out["comments"].append(line)
+                if line:
+                    lines.append(line)
+            out["second"] = lines
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    t2 = threading.Thread(target=second)
+    try:
+        assert started.wait(30)
+        t2.start()
+        end = time.monotonic() + 20
+        while not out["comments"] and time.monotonic() < end:
+            time.sleep(0.05)
+        assert out["comments"][0] == ": Waiting: 1st in line, about 20 s (position=1, estimate_s=20)"
+        r = httpx.post(server.base + "/chat/completions", json={**ask, "stream": False}, timeout=10)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "40"
+        assert r.json()["error"]["message"] == "The assistant is busy: 1 question is waiting; try again in about 40 s."
+        assert r.json()["error"]["code"] == "busy"
+    finally:
+        release.set()
+        t1.join(30)
+        t2.join(30)
+        server.close()
+    assert out["status"] == 200 and out["second"][-1] == "data: [DONE]"
+    text = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in out["first"])
+    assert text.startswith("No: the strikes have not been authorized [1].")
+    finals = [json.loads(line[6:]) for line in out["second"] if line.startswith("data: {")]
+    assert finals[-1]["choices"][0]["finish_reason"] == "stop" and finals[-1]["question"] == "Authorized?"
+
+
+def test_an_identical_question_on_an_unchanged_index_comes_from_the_cache(tmp_path):
+    a = VersionedAssistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.script = seed_answer
+    server = Server(a)
+    try:
+        client = server.client()
+        ask = dict(model="assistant", messages=[{"role": "user", "content": "Has Trump authorized the strikes?"}])
+        r1 = client.chat.completions.create(**ask).model_dump()
+        r2 = client.chat.completions.create(
+            model="assistant", messages=[{"role": "user", "content": "has trump  authorized the strikes?"}]
+        ).model_dump()
+        assert r1["cached"] is False and r2["cached"] is True and len(a.calls) == 1
+        assert r2["choices"][0]["message"]["content"] == r1["choices"][0]["message"]["content"]
+        assert r2["citations"] == r1["citations"]
+        chunks = [ch.model_dump() for ch in client.chat.completions.create(stream=True, **ask)]
+        assert chunks[-1]["cached"] is True and len(a.calls) == 1
+        a.stamp = "v2"  # an ingest changed the index
+        assert client.chat.completions.create(**ask).model_dump()["cached"] is False and len(a.calls) == 2
+    finally:
+        server.close()

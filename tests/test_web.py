@@ -353,3 +353,82 @@ def test_ask_and_search_take_a_scope_and_the_chat_tab_offers_one(fresh_assistant
         assert scope and scope[0]["props"]["multiselect"] and scope[0]["props"]["filterable"]
     finally:
         server.close()
+
+
+# --------------------------------------------------------------------------- the shared queue and cache
+
+
+class QueuedAssistant:
+    """What build_app and the answer queue use of an Assistant, with a scripted, blockable answer."""
+
+    name = "documents"
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.store = self
+        self.calls: list[str] = []
+        self.release: dict[str, object] = {}
+
+    def version(self):
+        return "v1"
+
+    def count(self):
+        return 1
+
+    def documents(self):
+        return []
+
+    def stream(self, question, history=None, docs=None):
+        from assistant.answer import Event
+        from assistant.schema import Answer
+
+        self.calls.append(question)
+        yield Event("passages", [])
+        gate = self.release.get(question)
+        if gate is not None:
+            gate.wait(30)  # type: ignore[attr-defined]
+        yield Event("text", "The strikes have not been authorized.")
+        yield Event("answer", Answer(question=question, answer="The strikes have not been authorized.", refused=False))
+
+
+def test_a_waiting_chat_user_sees_their_place_and_a_full_line_says_busy(tmp_path):
+    import inspect
+    import threading
+
+    a = QueuedAssistant(Settings.load(index_dir=str(tmp_path / "index"), max_queue=1))
+    a.release["first"] = threading.Event()
+    app = build_app(a)
+    fn = next(f.fn for f in app.fns.values() if f.name == "respond")
+    params = inspect.signature(fn).parameters
+
+    def respond(question, docs, session):  # whatever other inputs the chat has (a collection) are left empty
+        return fn(**{**dict.fromkeys(params), "question": question, "docs": docs, "session": session})
+    first = respond("first", [], None)
+    while True:  # until the first answer holds the only slot
+        out = next(first)
+        if "Reading the passages" in out[1][-1]["content"]:
+            break
+    second = respond("second", [], None)
+    next(second)  # the question is shown
+    waiting = next(second)[1][-1]["content"]
+    assert "Waiting: 1st in line, about 20 s" in waiting, waiting
+    third = list(respond("third", [], None))
+    assert "The assistant is busy: 1 question is waiting; try again in about 40 s." in third[-1][1][-1]["content"]
+    a.release["first"].set()  # type: ignore[attr-defined]
+    assert "not been authorized" in list(first)[-1][1][-1]["content"]
+    assert "not been authorized" in list(second)[-1][1][-1]["content"]
+    repeat = list(respond(" FIRST ", [], None))[-1][1][-1]["content"]
+    assert "Answered from the cache" in repeat and a.calls == ["first", "second"]
+
+
+def test_ask_endpoint_answers_a_repeated_question_from_the_cache(tmp_path):
+    a = QueuedAssistant(Settings.load(index_dir=str(tmp_path / "index")))
+    server = Server(a)
+    try:
+        client = Client(server.url, verbose=False)
+        r1 = client.predict("Has Trump authorized the strikes?", api_name="/ask")
+        r2 = client.predict("has trump authorized the strikes?  ", api_name="/ask")
+        assert "cached" not in r1["timings"] and r2["timings"]["cached"] is True
+        assert r2["answer"] == r1["answer"] and a.calls == ["Has Trump authorized the strikes?"]
+    finally:
+        server.close()
