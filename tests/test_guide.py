@@ -76,3 +76,13 @@ def test_suggested_questions_are_answered(harbour):
     answer = a.ask(questions[0])
     assert not answer.refused, (questions[0], answer.answer)
     assert all(c.source == str(path) for c in answer.citations)
+
+
+def test_the_chat_hint_offers_the_corpus_questions(harbour):
+    from assistant.web import _placeholder
+
+    a, path = harbour
+    assert "for example" not in _placeholder(a)  # no guide yet: the generic hint, no fixed example
+    a._llm = QuestionWriter(["How many countries sent ships to the harbour?"])
+    a.guide(str(path))
+    assert "How many countries sent ships to the harbour?" in _placeholder(a)
