@@ -153,7 +153,7 @@ def cmd_guide(args):
         return
     print(g["title"])
     for i, p in enumerate(g["summary"], 1):
-        print(f"  {i}. \"{' '.join(p['quote'].split())}\"  ({g['source']}:{p['start']}-{p['end']})")
+        print(f'  {i}. "{" ".join(p["quote"].split())}"  ({g["source"]}:{p["start"]}-{p["end"]})')
     print("Questions it answers:")
     for q in g["questions"]:
         print(f"  - {q}")

@@ -12,6 +12,7 @@ its state per process, so when the stamp comes from another process (an ``assist
 beside a running ``assistant serve``) the reader reopens the folder (``reopen``). A Chroma server
 (``ASSISTANT_CHROMA_URL``) needs none of this: every client sees every write.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,10 +20,9 @@ import uuid
 from collections import defaultdict
 from urllib.parse import urlparse
 
-from .schema import Chunk
 from .errors import InputError, StoreError
+from .schema import Chunk
 from .settings import Settings
-
 
 # Version stamps this process wrote, or found when it opened a folder: a stamp outside this set
 # was written by another process since (see Store.reopen).
@@ -67,13 +67,19 @@ def collection_names(settings: Settings) -> list[str]:
     return sorted(str(n) for n in names if INTERNAL not in str(n))
 
 
-
-
 def _chunk_from(id_: str, text: str, meta: dict) -> Chunk:
     return Chunk(
-        id=id_, source=meta["source"], title=meta.get("title", ""), date=meta.get("date", ""),
-        doc_hash=meta["doc_hash"], start=int(meta["start"]), end=int(meta["end"]), text=text,
-        context=meta.get("context", ""), page=meta.get("page"), section=meta.get("section", ""),
+        id=id_,
+        source=meta["source"],
+        title=meta.get("title", ""),
+        date=meta.get("date", ""),
+        doc_hash=meta["doc_hash"],
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        text=text,
+        context=meta.get("context", ""),
+        page=meta.get("page"),
+        section=meta.get("section", ""),
         page_starts=[int(x) for x in meta.get("page_starts") or []],
         section_starts=list(zip(map(int, meta.get("section_starts") or []), meta.get("section_titles") or [])),
     )
@@ -104,9 +110,12 @@ class Store:
         try:
             self.client = _client(settings)
             self._finish_interrupted_rebuild()
-            self.collection = _Guarded(self.client.get_or_create_collection(
-                self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
-            ), self.where)
+            self.collection = _Guarded(
+                self.client.get_or_create_collection(
+                    self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                ),
+                self.where,
+            )
             _KNOWN_STAMPS.add(self._stamp())  # what this process's fresh view already reflects
         except Exception as e:  # chromadb raises many types; the user needs one clear line
             raise StoreError(f"cannot open the index at {self.where}: {_short(e)}") from e
@@ -124,7 +133,7 @@ class Store:
             if (new.metadata or {}).get("rebuild_complete"):
                 new.modify(name=self.name)
 
-    def replace_with(self, rebuilt: "Store") -> None:
+    def replace_with(self, rebuilt: Store) -> None:
         """Make a fully written rebuild collection this store's collection (old one dropped)."""
         rebuilt.update_metadata({"rebuild_complete": True})
         self.client.delete_collection(self.name)
@@ -184,7 +193,7 @@ class Store:
     def doc_states(self, page: int = 5000) -> dict[str, dict[str, tuple[int, int]]]:
         """{source: {doc_hash: (chunks present, chunks expected)}} — what sync compares against."""
         states: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-        for ids, _, metas in self._pages(include=["metadatas"], page=page):
+        for _ids, _, metas in self._pages(include=["metadatas"], page=page):
             for m in metas:
                 s = states[m["source"]][m["doc_hash"]]
                 s[0] += 1
@@ -194,10 +203,12 @@ class Store:
     def documents(self) -> list[dict]:
         """One row per indexed document: source, title, date, chunks."""
         rows: dict[str, dict] = {}
-        for ids, _, metas in self._pages(include=["metadatas"]):
+        for _ids, _, metas in self._pages(include=["metadatas"]):
             for m in metas:
-                r = rows.setdefault(m["source"], {"source": m["source"], "title": m.get("title", ""),
-                                                  "date": m.get("date", ""), "chunks": 0})
+                r = rows.setdefault(
+                    m["source"],
+                    {"source": m["source"], "title": m.get("title", ""), "date": m.get("date", ""), "chunks": 0},
+                )
                 r["chunks"] += 1
         return sorted(rows.values(), key=lambda r: (r["title"].lower(), r["source"]))
 
@@ -218,12 +229,15 @@ class Store:
         if n <= 0:
             return []
         try:
-            r = self.collection.query(query_embeddings=[embedding], n_results=n,
-                                      include=["documents", "metadatas", "distances"])
+            r = self.collection.query(
+                query_embeddings=[embedding], n_results=n, include=["documents", "metadatas", "distances"]
+            )
         except Exception as e:
             raise StoreError(f"cannot query the index at {self.where}: {_short(e)}") from e
-        return [(_chunk_from(i, d, m), 1.0 - float(dist))
-                for i, d, m, dist in zip(r["ids"][0], r["documents"][0], r["metadatas"][0], r["distances"][0])]
+        return [
+            (_chunk_from(i, d, m), 1.0 - float(dist))
+            for i, d, m, dist in zip(r["ids"][0], r["documents"][0], r["metadatas"][0], r["distances"][0])
+        ]
 
     def nearest_within(self, embeddings: list[list[float]], n: int, sources: list[str]) -> list[list[str]]:
         """Ids of the n nearest chunks of each embedding among the chunks of ``sources``.
@@ -239,7 +253,7 @@ class Store:
             return [[] for _ in embeddings]
         hits: list[list[tuple[float, str]]] = [[] for _ in embeddings]
         for b in range(0, len(sources), IN_BATCH):
-            batch = sources[b:b + IN_BATCH]
+            batch = sources[b : b + IN_BATCH]
             where = {"source": batch[0]} if len(batch) == 1 else {"source": {"$in": batch}}
             try:
                 r = self.collection.query(query_embeddings=embeddings, n_results=n, where=where, include=["distances"])
@@ -268,10 +282,20 @@ class Store:
             ids=[c.id for c in chunks],
             embeddings=[list(map(float, e)) for e in embeddings],
             documents=[c.text for c in chunks],
-            metadatas=[{"source": c.source, "title": c.title, "date": c.date, "doc_hash": c.doc_hash,
-                        "start": c.start, "end": c.end, "context": c.context,
-                        "n_chunks": n_chunks[(c.source, c.doc_hash)], **_structure(c)}
-                       for c in chunks],
+            metadatas=[
+                {
+                    "source": c.source,
+                    "title": c.title,
+                    "date": c.date,
+                    "doc_hash": c.doc_hash,
+                    "start": c.start,
+                    "end": c.end,
+                    "context": c.context,
+                    "n_chunks": n_chunks[(c.source, c.doc_hash)],
+                    **_structure(c),
+                }
+                for c in chunks
+            ],
         )
 
     def has_source(self, source: str) -> bool:
@@ -312,8 +336,10 @@ class _Guarded:
                 return attr(*args, **kwargs)
             except Exception as e:
                 if _is_connection_error(e):
-                    raise StoreError(f"lost the connection to the index at {self._where}: "
-                                     f"{_short(e)} (is the Chroma server running?)") from e
+                    raise StoreError(
+                        f"lost the connection to the index at {self._where}: "
+                        f"{_short(e)} (is the Chroma server running?)"
+                    ) from e
                 raise
 
         return call

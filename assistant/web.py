@@ -984,7 +984,12 @@ def theme() -> gr.themes.Base:
     # Gradio's bundled Source Sans Pro SemiBold (600) is a 5 KB subset: most letters fell back to another
     # font. Declaring 400 and 700 (complete files) makes every bold text use the real Bold face.
     # Gradio serves these files itself: nothing is fetched from the internet.
-    font: list[gr.themes.Font | str] = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
+    font: list[gr.themes.Font | str] = [
+        gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+        "ui-sans-serif",
+        "system-ui",
+        "sans-serif",
+    ]
     return gr.themes.Default(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate", font=font)
 
 

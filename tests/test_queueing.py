@@ -41,7 +41,16 @@ def test_fifo_positions_and_estimates_from_recent_answer_times():
     c.done()  # not completed (an error): not counted in the estimate
     assert d.admitted and q.mean_answer_s() == 20.0
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
     ]
 
 
@@ -159,7 +168,9 @@ class FakeAssistant:
         if self.release is not None:
             self.release.wait(10)
         yield Event("text", f"Answer to {question}.")
-        yield Event("answer", Answer(question=question, answer=f"Answer to {question}.", refused=False, timings={"total_s": 1}))
+        yield Event(
+            "answer", Answer(question=question, answer=f"Answer to {question}.", refused=False, timings={"total_s": 1})
+        )
 
 
 def answer_of(events):

@@ -403,6 +403,7 @@ def test_a_waiting_chat_user_sees_their_place_and_a_full_line_says_busy(tmp_path
 
     def respond(question, docs, session):  # whatever other inputs the chat has (a collection) are left empty
         return fn(**{**dict.fromkeys(params), "question": question, "docs": docs, "session": session})
+
     first = respond("first", [], None)
     while True:  # until the first answer holds the only slot
         out = next(first)
