@@ -12,6 +12,10 @@ complete. A sync therefore:
 
 A crash (even kill -9) between steps leaves at worst an extra or partial version of one
 file, which the next sync completes or removes: nothing is lost, nothing stays duplicated.
+The lexical index (``assistant/lexical.py``) is written in the same order, each step right
+after Chroma's (new chunks, then the other versions' deletion); a crash between the two writes
+leaves it short or long by one step, which the next reader's reconcile fixes (the store's
+version stamp includes its chunk count, so such a store never looks unchanged).
 Documents are embedded in groups so the encoder sees full batches across small files.
 """
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import identity
+from . import identity, lexical
 from .documents import UnreadableFile, iter_files, read_document
 from .embed import Embedder
 from .schema import Chunk, Document
@@ -118,6 +122,8 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
     checked = False
     if states:  # even when nothing is to be embedded, another model's name must not pass as "unchanged"
         identity.check_name(store, embedder, settings)
+    # An internal side collection (NAME--rebuild) gets none: NAME's index reconciles once it is swapped in.
+    lex = lexical.for_store(store) if "--" not in store.name else None
 
     def flush():
         nonlocal checked
@@ -129,9 +135,13 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
             texts = [c.context + "\n" + c.text for c in chunks]
             vectors = embedder.embed(texts)
             store.upsert(chunks, vectors, {(d.source, cs[0].doc_hash): len(cs) for d, cs, _ in group if cs})
+            if lex is not None:
+                lex.upsert([(c.id, text, c.source) for c, text in zip(chunks, texts)])
             report.chunks += len(chunks)
         for doc, cs, existed in group:
             store.delete_source(doc.source, keep_hash=identity.version_key(doc.hash, settings))
+            if lex is not None:
+                lex.delete_source(doc.source, keep=[c.id for c in cs])
             (report.updated if existed else report.added).append(doc.source)
         group.clear()
 
@@ -162,6 +172,8 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
             report.skipped.append((source, str(e)))
             if versions:  # the old version is stale now; keep no chunks of a file we can't read
                 store.delete_source(source)
+                if lex is not None:
+                    lex.delete_source(source)
                 report.removed.append(source)
             continue
         chunks = chunk_document(doc, settings)
@@ -174,6 +186,8 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
     for source in states:  # files gone from a folder being synced
         if source not in seen and any(_under(source, r) for r in roots):
             store.delete_source(source)
+            if lex is not None:
+                lex.delete_source(source)
             report.removed.append(source)
     if report.added or report.updated or report.removed:
         store.touch()

@@ -20,14 +20,16 @@ Design and trade-offs:
   no spaces between words, so a run of CJK characters (Han, kana, Hangul) is indexed as its
   overlapping character bigrams (a lone character as itself): the usual approach of Lucene's
   CJKAnalyzer. A Chinese query is then matched bigram by bigram.
-- **Scores are bm25s's** ("lucene" BM25: k1 = 1.5, b = 0.75, tf / (tf + k1 (1 - b + b dl / avgdl)), idf = ln(1 + (N - df + 0.5) / (df +
-  0.5))), so mixing with dense scores and every threshold keep their meaning. FTS5's own ``bm25()``
-  (Okapi, k1 = 1.2, an idf that is ~0 for a term in over half the chunks) only picks candidates:
-  ``search`` takes FTS5's best ``max(4k, 200)`` matches (all of them on a small index) and rescores
-  them exactly from their stored terms, N, the average length and each term's document frequency
-  (FTS5's vocabulary table). On a large index a chunk FTS5 ranks below that cut but ours would rank
-  in the top k is possible in principle (a very common term weighs more with ours); in practice the
-  two rankings agree at the top.
+- **Scores are bm25s's** ("lucene" BM25, k1 = 1.5, b = 0.75: a term adds idf * tf / (tf + k1 (1 -
+  b + b dl / avgdl)), idf = ln(1 + (N - df + 0.5) / (df + 0.5))), so the mix with dense scores
+  means what it meant. FTS5's own ``bm25()`` (Okapi, k1 = 1.2, an idf near 0 for a term in over
+  half the chunks) only picks candidates: ``search`` matches the query's rarest terms (while their
+  postings stay under ``POSTINGS_BUDGET``: FTS5 ranks *every* match, so a very common term would
+  make a query cost the whole index), takes FTS5's best ``max(4k, 200)`` and rescores them exactly
+  from their stored terms, N, the average length and each term's document frequency (FTS5's
+  vocabulary table), every query term counting. On a small index that is exact; on a large one a
+  chunk with none of the rare terms can be missed (benchmarks/lexical.md measures the overlap
+  with bm25s's top 100).
 - **Filtering by source** happens inside the query (a join on the chunk table), so a search within
   a few documents of a large index returns their best chunks, not the index's top k filtered.
 - **Sync marker**: ``marker``/``set_marker`` store which store version the index reflects. A reader
@@ -42,6 +44,7 @@ methods for indexes that outgrow one machine's disk or need many writers.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -53,7 +56,8 @@ from .text import STOPWORDS, words
 
 K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene")
 MIN_CANDIDATES = 200  # FTS5 matches rescored per search, at least
-POSTINGS_BUDGET = 50_000  # matches FTS5 ranks per search, about (see _selective)
+POSTINGS_BUDGET = 20_000  # matches FTS5 ranks per search, about (see _selective)
+DEFAULT_COLLECTION = "documents"  # Settings.collection's default
 SCOPE_SCAN = 5_000  # a scope of at most this many chunks is scored chunk by chunk, exactly
 _BATCH = 500  # ids per IN (...) list: well under SQLite's variable limit
 
@@ -98,6 +102,38 @@ def index_terms(text: str) -> list[str]:
         if rest and rest not in STOPWORDS:
             plain.append(rest)
     return _stem(plain) + out if plain else out
+
+
+def index_path(settings, collection: str) -> str:
+    """Where a collection's lexical index lives.
+
+    Embedded Chroma: beside it, ``<index_dir>/lexical.sqlite3`` for the default collection
+    ("documents"), ``<index_dir>/lexical-<name>.sqlite3`` for any other (one index folder holds
+    several named collections: each needs its own statistics). A Chroma server: a per-server,
+    per-collection cache file under ``model_cache`` (else ``index_dir``); it is only a cache,
+    reconciled with the server's ids whenever the collection's version stamp moves.
+    """
+    if settings.chroma_url:
+        key = hashlib.sha1(f"{settings.chroma_url}|{collection}".encode()).hexdigest()[:16]
+        return os.path.join(settings.model_cache or settings.index_dir, "lexical", f"{key}.sqlite3")
+    if collection == DEFAULT_COLLECTION:
+        return os.path.join(settings.index_dir, "lexical.sqlite3")
+    safe = re.sub(r"[^\w.-]", "_", collection)
+    return os.path.join(settings.index_dir, f"lexical-{safe}.sqlite3")
+
+
+_OPEN: dict[str, LexicalIndex] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def for_store(store) -> LexicalIndex:
+    """The lexical index of a ``Store``'s collection, one instance per file in this process."""
+    path = os.path.abspath(index_path(store.settings, store.name))
+    with _OPEN_LOCK:
+        ix = _OPEN.get(path)
+        if ix is None:
+            ix = _OPEN[path] = LexicalIndex(path)
+        return ix
 
 
 def _quote(term: str) -> str:
@@ -198,7 +234,8 @@ class LexicalIndex:
                     n, total = n - 1, total - length
                 for cid in batch:
                     terms, source = rows[cid]
-                    cur = db.execute("INSERT INTO chunks (id, source, length) VALUES (?, ?, ?)", (cid, source, len(terms)))
+                    cur = db.execute("INSERT INTO chunks (id, source, length) VALUES (?, ?, ?)",
+                                     (cid, source, len(terms)))
                     db.execute("INSERT INTO fts (rowid, terms) VALUES (?, ?)", (cur.lastrowid, " ".join(terms)))
                     n, total = n + 1, total + len(terms)
             self._count(db, n, total)
@@ -216,8 +253,8 @@ class LexicalIndex:
             n = total = 0
             for b in range(0, len(ids), _BATCH):
                 batch = ids[b:b + _BATCH]
-                for rowid, length in db.execute(
-                        f"SELECT rowid, length FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch).fetchall():
+                sql = f"SELECT rowid, length FROM chunks WHERE id IN ({','.join('?' * len(batch))})"
+                for rowid, length in db.execute(sql, batch).fetchall():
                     db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
                     db.execute("DELETE FROM chunks WHERE rowid = ?", (rowid,))
                     n, total = n - 1, total - length
@@ -304,8 +341,9 @@ class LexicalIndex:
         return out
 
     @staticmethod
-    def _idf(df: dict[str, int], n: int) -> dict[str, float]:
-        return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    def _idf(df: dict[str, int], n: int, query: list[str]) -> dict[str, float]:
+        """Each known query term's weight: its IDF times how often the query says it (as bm25s)."""
+        return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) * query.count(t) for t, d in df.items()}
 
     @staticmethod
     def _selective(idf: dict[str, float], df: dict[str, int]) -> list[str]:
@@ -345,15 +383,15 @@ class LexicalIndex:
         With ``sources``, only chunks of those files; the scores stay the whole index's (IDF and
         average length over all chunks), so a chunk scores the same in and out of a scope.
         """
-        terms = list(dict.fromkeys(index_terms(query)))
+        terms = index_terms(query)
         if not terms or k <= 0 or (sources is not None and not sources):
             return []
         db = self._db()
         db.execute("BEGIN")  # one snapshot for the statistics and the matches
         try:
             n, avgdl = self._stats(db)
-            df = self._df(db, terms)
-            idf = self._idf(df, n)
+            df = self._df(db, list(dict.fromkeys(terms)))
+            idf = self._idf(df, n, terms)
             if not idf:
                 return []
             limit = max(4 * k, MIN_CANDIDATES)
@@ -392,14 +430,14 @@ class LexicalIndex:
         """BM25 of the given chunks for the query (0.0 for a chunk without its terms, or unknown)."""
         ids = list(dict.fromkeys(ids))
         out = dict.fromkeys(ids, 0.0)
-        terms = list(dict.fromkeys(index_terms(query)))
+        terms = index_terms(query)
         if not terms or not ids:
             return out
         db = self._db()
         db.execute("BEGIN")
         try:
             n, avgdl = self._stats(db)
-            idf = self._idf(self._df(db, terms), n)
+            idf = self._idf(self._df(db, list(dict.fromkeys(terms))), n, terms)
             if idf:
                 for b in range(0, len(ids), _BATCH):
                     batch = ids[b:b + _BATCH]

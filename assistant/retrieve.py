@@ -29,9 +29,15 @@ Every rule is about the question's shape and the documents' own metadata; nothin
 particular corpus. ``Passage.dense`` and ``.lexical`` stay the whole question's scores, so the
 evidence gate in ``answer.py`` means what it meant.
 
-The BM25 index lives in memory, built from the store's chunks, and is rebuilt when the store's
-version stamp changes (another process ingested). That costs O(corpus) memory and a rebuild per
-change: see benchmarks/ for where it stops scaling. Its vocabulary also answers
+The BM25 index is ``assistant/lexical.py``'s ``LexicalIndex``: one SQLite FTS5 file beside
+embedded Chroma (``<index_dir>/lexical.sqlite3``; a per-collection cache file for a Chroma
+server), written by ingest in the same crash-safe order as the store, with bm25s's scores. It
+replaced an in-memory bm25s index rebuilt from every chunk in every process at start and after
+every change (~127 s and ~1 GB per 100k chunks; benchmarks/lexical.md). When the store's version
+stamp differs from the index's marker (another process ingested, or a crash between two writes)
+the retriever *reconciles*: ids the store has and the index lacks are added, extra ones deleted,
+then the marker is set; nothing is rebuilt. The chunks' metadata (sources, outlets, dates) is
+still read from the store into memory on each change. The index's vocabulary also answers
 ``unknown_names``: the capitalized names of a question that no document contains, which
 ``answer.py`` refuses on without calling the model.
 
@@ -56,6 +62,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import lexical
 from .embed import Embedder
 from .errors import InputError
 from .schema import Chunk, Passage
@@ -226,21 +233,13 @@ class Plan:
 
 # --------------------------------------------------------------------------- the retriever
 
-def _bm25_scores(bm25, text: str, n: int) -> np.ndarray:
-    """BM25 scores of every chunk; zeros when the text has no lexical terms ("Who are they?", emoji)."""
-    terms = lexical_terms(text)
-    if bm25 is None or not terms:  # bm25s raises IndexError on an empty query
-        return np.zeros(n)
-    return bm25.get_scores(terms)
-
-
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, settings: Settings):
         self.store, self.embedder, self.settings = store, embedder, settings
         self._lock = threading.Lock()
         self._version: str | None = None
         self._chunks: list[Chunk] = []
-        self._bm25 = None
+        self._lex: lexical.LexicalIndex | None = None
         self._pos: dict[str, int] = {}
         self._doc_of = np.zeros(0, dtype=np.int64)  # chunk position -> document number
         self._doc_chunks: list[np.ndarray] = []  # document number -> chunk positions
@@ -251,23 +250,35 @@ class Retriever:
         self._doc_num: dict[str, int] = {}  # source -> document number
 
     def _lexical_index(self):
-        """The BM25 index and its chunks, rebuilt if the store changed since last time."""
+        """The lexical index and the store's chunks, brought up to date if the store changed since last time."""
         with self._lock:
             version = self.store.version()
             if version != self._version and self._version is not None and self.store.changed_elsewhere(version):
                 self.store.reopen()  # another process wrote: embedded Chroma must reload from disk
                 version = self.store.version()
             if version != self._version:
-                import bm25s
-
                 chunks = self.store.all_chunks()
-                bm25 = bm25s.BM25()
-                if chunks:
-                    bm25.index([lexical_terms(c.context + "\n" + c.text) for c in chunks], show_progress=False)
+                if self._lex is None:
+                    self._lex = lexical.for_store(self.store)
+                if self._lex.marker() != version:  # reconcile: only the difference is written
+                    by_id = {c.id: c for c in chunks}
+
+                    def entries(ids):
+                        return [(i, by_id[i].context + "\n" + by_id[i].text, by_id[i].source) for i in ids]
+
+                    self._lex.reconcile(by_id, entries, marker=version)
                 self._build_metadata(chunks)
-                self._chunks, self._bm25, self._version = chunks, bm25 if chunks else None, version
+                self._chunks, self._version = chunks, version
                 self._pos = {c.id: i for i, c in enumerate(chunks)}
-            return self._bm25, self._chunks, self._pos
+            return self._lex, self._chunks, self._pos
+
+    def _lexical_scores(self, lex, text: str, positions) -> np.ndarray:
+        """BM25 of the chunks at these positions for the text (zeros without lexical terms)."""
+        positions = list(positions)
+        if not positions:
+            return np.zeros(0)
+        got = lex.scores(text, [self._chunks[i].id for i in positions])
+        return np.asarray([got[self._chunks[i].id] for i in positions], dtype=np.float64)
 
     def _build_metadata(self, chunks: list[Chunk]) -> None:
         doc_num: dict[str, int] = {}
@@ -334,26 +345,21 @@ class Retriever:
         scope (``docs``) the name must occur in one of the scope's chunks: asking the chosen
         documents about a name only others contain is refused the same way.
         """
-        bm25, chunks, _ = self._lexical_index()
-        if bm25 is None:
+        lex, chunks, _ = self._lexical_index()
+        if not chunks:
             return []
         scope = self._scope(docs)
-        allowed = self._positions(scope) if scope is not None else None
-        vocab = bm25.vocab_dict
+        sources = {self._sources[d] for d in scope} if scope is not None else None
         missing = []
         for name in capitalized_names(text):
             # Initials ("U. S.", "J. Smith") are too short to say anything about the corpus.
-            terms = list(dict.fromkeys(t for t in lexical_terms(name) if len(t) > 1))
+            terms = list(dict.fromkeys(t for t in lexical.index_terms(name) if len(t) > 1))
             if not terms:
                 continue
-            if any(t not in vocab for t in terms):
+            if not all(lex.has_term(t) for t in terms):
                 missing.append(name)
-            elif len(terms) > 1 or allowed is not None:
-                scores = bm25.get_scores(terms)
-                top = np.argsort(-scores)[:5] if allowed is None else allowed[np.argsort(-scores[allowed])[:5]]
-                if not any(set(terms) <= set(lexical_terms(chunks[i].context + "\n" + chunks[i].text))
-                           for i in top if scores[i] > 0):
-                    missing.append(name)
+            elif (len(terms) > 1 or sources is not None) and not lex.contains_all(terms, sources):
+                missing.append(name)
         return missing
 
     # -- scope -----------------------------------------------------------------------------
@@ -462,7 +468,7 @@ class Retriever:
     def search(self, query: str, k: int | None = None, docs: Iterable[str] | None = None) -> list[Passage]:
         """The k best passages for the query; with ``docs`` (sources), only passages of those."""
         k = k or self.settings.top_k
-        bm25, chunks, pos = self._lexical_index()
+        lex, chunks, pos = self._lexical_index()
         if not chunks:
             return []
         scope = self._scope(docs)
@@ -476,20 +482,17 @@ class Retriever:
         # Candidates: dense neighbours of every query text, and BM25's best (within each filter).
         n_dense = CANDIDATES * (2 if len(plan.rankings) > 1 else 1)
         dense_hits = self._dense(qvecs, n_dense, scope)
-        lex = {t: _bm25_scores(bm25, t, len(chunks)) for t in texts}
         cand_per_ranking: list[list[int]] = []
         all_cands: dict[int, None] = {}
         for r in plan.rankings:
-            scores = lex[r.query]
             # The documents this ranking may draw from: its outlet/date filter, within the scope.
             within = r.docs if scope is None else (scope if r.docs is None else r.docs & scope)
             if within is not None:
                 allowed = self._positions(within)
-                sub = scores[allowed]
-                top = allowed[np.argsort(-sub)[:CANDIDATES]]
+                hits = lex.search(r.query, CANDIDATES, sources={self._sources[d] for d in within})
             else:
-                top = np.argsort(-scores)[:CANDIDATES]
-            cands = [int(i) for i in top if scores[i] > 0]
+                hits = lex.search(r.query, CANDIDATES)
+            cands = [pos[i] for i, s in hits if s > 0 and i in pos]
             for i in dense_hits[qidx[r.query]]:
                 if within is None or int(self._doc_of[i]) in within:
                     cands.append(i)
@@ -505,6 +508,8 @@ class Retriever:
         emb = self._embeddings(ids, qvecs.shape[1])
         dense_all = emb @ qvecs.T  # candidates x query texts
         row = {i: n for n, i in enumerate(all_cands)}
+        # BM25 of every candidate for every query text (the same scores bm25s gave over all chunks).
+        lex_all = {t: self._lexical_scores(lex, t, all_cands) for t in texts}
 
         full = qidx[query]
         ranked: list[list[tuple[float, int]]] = []
@@ -513,7 +518,7 @@ class Retriever:
                 ranked.append([])
                 continue
             q = qidx[r.query]
-            lx = lex[r.query][cands]
+            lx = lex_all[r.query][[row[i] for i in cands]]
             dn = np.maximum(dense_all[[row[i] for i in cands], q], 0.0)
             max_lex = float(lx.max()) if lx.size and lx.max() > 0 else 1.0
             max_dn = float(dn.max()) if dn.size and dn.max() > 0 else 1.0
@@ -527,11 +532,12 @@ class Retriever:
         self.last_plan = (plan, ranked)  # for debugging and benchmarks
         picked = self._merge(plan, ranked, k)
         # Report scores on the whole question's scale so callers can threshold them.
-        q_lex = lex[query]
+        q_lex = lex_all[query]
         out = []
         for score, i in picked:
             dn = float(dense_all[row[i], full])
-            out.append(Passage(chunk=chunks[i], score=score, dense=round(dn, 4), lexical=round(float(q_lex[i]), 4)))
+            lx = round(float(q_lex[row[i]]), 4)
+            out.append(Passage(chunk=chunks[i], score=score, dense=round(dn, 4), lexical=lx))
         return out
 
     def _merge(self, plan: Plan, ranked: list[list[tuple[float, int]]], k: int) -> list[tuple[float, int]]:

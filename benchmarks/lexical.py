@@ -8,11 +8,12 @@ that time is part of its build. Measured per engine and size, each in its own pr
 
 - build: index every chunk from nothing (persistent engines: committed to disk);
 - update: one file changes: delete its 20 chunks and add 20 new ones, visible to the next search
-  (bm25s cannot update: a full rebuild, which is what retrieve.py does today);
+  (bm25s cannot update: a full rebuild, which is what retrieve.py did, so its build time);
 - open: a fresh process opening the built index (bm25s: none, it is the build);
 - query: p50 / p95 of 200 queries of 3-6 terms (drawn from the same Zipf distribution), top 100;
 - RSS growth of the building process and of a fresh reader process after its queries;
-- disk size of the index.
+- disk size of the index;
+- how much of bm25s's top 100 an engine's top 100 shares (1.0 = the same chunks).
 
     .venv/bin/python benchmarks/lexical.py --sizes 100000 1000000 [--engines fts5 tantivy bm25s]
 
@@ -103,16 +104,27 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _timed_queries(search) -> dict:
+def _timed_queries(search, dump: Path | None = None) -> dict:
     qs = queries()
     for q in qs[:5]:
         search(q)  # warm up
-    lat = []
+    lat, tops = [], []
     for q in qs:
         t = time.perf_counter()
-        search(q)
+        got = search(q)
         lat.append((time.perf_counter() - t) * 1000)
+        tops.append([i for i, _ in got])
+    if dump is not None:  # the top ids, to compare the rankings with bm25s's
+        dump.write_text(json.dumps(tops))
     return {"query_p50_ms": round(float(np.percentile(lat, 50)), 2), "query_p95_ms": round(float(np.percentile(lat, 95)), 2)}
+
+
+def overlap(a: Path, b: Path) -> float | None:
+    """Mean share of bm25s's top 100 that an engine's top 100 also has."""
+    if not (a.exists() and b.exists()):
+        return None
+    ta, tb = json.loads(a.read_text()), json.loads(b.read_text())
+    return round(float(np.mean([len(set(x) & set(y)) / max(1, len(y)) for x, y in zip(ta, tb)])), 4)
 
 
 # --------------------------------------------------------------------------- engines
@@ -236,16 +248,19 @@ def child(engine: str, n: int, phase: str, where: Path) -> dict:
         out["build_s"] = round(time.perf_counter() - t, 1)
         out["build_rss_growth_mib"] = round(rss_mib() - r0, 1)
         new = list(chunks(PER_SOURCE, 0, tag="new"))
-        t = time.perf_counter()
-        e.update(n, new)
-        out["update_s"] = round(time.perf_counter() - t, 3)
+        if engine == "bm25s":  # its update is the build again (as retrieve.py did): not run twice
+            out["update_s"] = out["build_s"]
+        else:
+            t = time.perf_counter()
+            e.update(n, new)
+            out["update_s"] = round(time.perf_counter() - t, 3)
         out["disk_mib"] = round(e.size() / 2**20, 1)
         if engine == "bm25s":  # nothing on disk: query in the building process
-            out.update(_timed_queries(e.search))
+            out.update(_timed_queries(e.search, where.parent / f"top-{engine}-{n}.json"))
             out["reader_rss_growth_mib"] = round(rss_mib() - r0, 1)
     else:
         out["open_s"] = round(time.perf_counter() - t, 3)
-        out.update(_timed_queries(e.search))
+        out.update(_timed_queries(e.search, where.parent / f"top-{engine}-{n}.json"))
         out["reader_rss_growth_mib"] = round(rss_mib() - r0, 1)
     return out
 
@@ -254,7 +269,7 @@ def run(engine: str, n: int, limit: float, work: Path) -> dict:
     where = work / f"{engine}-{n}"
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
-    res: dict = {"engine": engine, "chunks": n}
+    res: dict = {"engine": engine, "chunks": n, "loadavg_1min": round(os.getloadavg()[0], 2)}
     for phase in ("build", "query") if engine != "bm25s" else ("build",):
         cmd = [sys.executable, __file__, "--child", engine, str(n), phase, str(where)]
         try:
@@ -272,10 +287,10 @@ def run(engine: str, n: int, limit: float, work: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    cols = [("engine", "engine"), ("chunks", "chunks"), ("build_s", "build s"), ("update_s", "1-file update s"),
+    cols = [("engine", "engine"), ("chunks", "chunks"), ("loadavg_1min", "load"), ("build_s", "build s"), ("update_s", "1-file update s"),
             ("open_s", "open s"), ("query_p50_ms", "query p50 ms"), ("query_p95_ms", "query p95 ms"),
             ("build_rss_growth_mib", "build RSS +MiB"), ("reader_rss_growth_mib", "reader RSS +MiB"),
-            ("disk_mib", "disk MiB"), ("error", "note")]
+            ("disk_mib", "disk MiB"), ("overlap_with_bm25s_top100", "top-100 overlap with bm25s"), ("error", "note")]
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for r in results:
         lines.append("| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |")
@@ -300,8 +315,10 @@ def main() -> None:
     info = machine()
     results = []
     for n in args.sizes:
-        for engine in args.engines:
-            results.append(run(engine, n, args.limit, work))
+        mine = [run(engine, n, args.limit, work) for engine in args.engines]
+        for r in mine:
+            r["overlap_with_bm25s_top100"] = overlap(work / f"top-{r['engine']}-{n}.json", work / f"top-bm25s-{n}.json")
+        results.extend(mine)
     info["loadavg_at_end"] = os.getloadavg()[0]
     Path(args.out).write_text(json.dumps({"machine": info, "vocab": VOCAB, "zipf_s": ZIPF_S, "queries": N_QUERIES,
                                           "top": TOP, "results": results}, indent=2) + "\n")

@@ -137,3 +137,47 @@ def test_kill_9_in_a_batch_leaves_a_consistent_index(tmp_path):
     assert ix.search("turnout", 3)[0][0] == "e1"
     assert ix.reconcile(store, lambda ids: [store[i] for i in ids], marker="v2") == (0, 0)
     assert np.isclose(dict(ix.search("Venezuela", 5))["c1"], ix.scores("Venezuela", ["c1"])["c1"])
+
+
+def test_ingest_writes_the_index_and_a_reader_reconciles_only_the_difference(settings, shared_embedder, corpus):
+    from assistant import lexical
+    from assistant.ingest import ingest
+    from assistant.retrieve import Retriever
+    from assistant.store import Store
+
+    store = Store(settings)
+    ingest([str(corpus)], store, shared_embedder, settings, progress=False)
+    path = os.path.join(settings.index_dir, "lexical.sqlite3")
+    assert os.path.exists(path)
+    ix = lexical.for_store(store)
+    stored = {c.id for c in store.all_chunks()}
+    assert ix.ids() == stored  # ingest wrote every chunk, in step with Chroma
+    # A crash between Chroma's write and the index's: one chunk missing, one stale extra.
+    gone = sorted(stored)[0]
+    ix.delete([gone])
+    ix.upsert([("stale", "zeppelin hangar", "/nowhere.txt")])
+    r = Retriever(store, shared_embedder, settings)
+    hits = r.search("strikes on Venezuela", 3)
+    assert hits and ix.ids() == stored and ix.marker() == store.version()
+    assert "zeppelin" not in " ".join(p.chunk.text for p in r.search("zeppelin hangar", 3))
+    # Another file: ingest adds its chunks; the old version of a changed file goes
+    (corpus / "z.txt").write_text("The zeppelin hangar in Friedrichshafen reopened for visitors.", encoding="utf-8")
+    ingest([str(corpus)], Store(settings), shared_embedder, settings, progress=False)
+    assert "zeppelin" in r.search("zeppelin hangar", 1)[0].chunk.text
+    assert ix.ids() == {c.id for c in store.all_chunks()}
+    (corpus / "z.txt").unlink()
+    ingest([str(corpus)], Store(settings), shared_embedder, settings, progress=False)
+    assert ix.ids() == stored
+
+
+def test_each_collection_has_its_own_file(tmp_path):
+    from assistant.lexical import index_path
+    from assistant.settings import Settings
+
+    s = Settings.load(index_dir=str(tmp_path / "index"))
+    other = s.model_copy(update={"collection": "papers"})
+    assert index_path(s, s.collection) == str(tmp_path / "index" / "lexical.sqlite3")
+    assert index_path(other, other.collection) == str(tmp_path / "index" / "lexical-papers.sqlite3")
+    served = s.model_copy(update={"chroma_url": "http://127.0.0.1:8000", "model_cache": str(tmp_path / "cache")})
+    a, b = index_path(served, "documents"), index_path(served, "papers")
+    assert a != b and a.startswith(str(tmp_path / "cache" / "lexical"))
