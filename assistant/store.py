@@ -4,7 +4,8 @@ We talk to chromadb directly rather than through llama-index's ChromaVectorStore
 incremental sync needs metadata-level reads and deletes (which files, which content hashes,
 are they complete?) that the vector-store abstraction hides. Chunks carry everything needed
 to cite them (source, title, date, start, end), so the store is the single source of truth:
-the lexical index is rebuilt from it, never persisted separately, and cannot drift.
+the lexical index (``assistant/lexical.py``, a file beside it) is a derived copy that readers
+reconcile with the store's ids whenever the version stamp moves, so it cannot drift for long.
 
 A ``version`` stamp in the collection's metadata changes on every write, so long-lived
 readers (the web app) notice an ingest and refresh their lexical index. Embedded Chroma caches
