@@ -33,9 +33,13 @@ run: setup
 test: setup lint
 	$(BIN)/python -m pytest -q -rs
 
-# Gates: the README's settings table is generated from assistant/settings.py (run `make docs` after changing a setting).
+# Gates: ruff (lint + format), mypy, and the README's settings table generated from assistant/settings.py
+# (run `make docs` after changing a setting; `ruff format .` to format).
 lint: install
 	$(BIN)/cog --check README.md
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy assistant
 
 docs: install
 	$(BIN)/cog -r README.md

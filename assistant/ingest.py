@@ -18,6 +18,7 @@ leaves it short or long by one step, which the next reader's reconcile fixes (th
 version stamp includes its chunk count, so such a store never looks unchanged).
 Documents are embedded in groups so the encoder sees full batches across small files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,9 +53,11 @@ class IngestReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        s = (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-             f"{len(self.removed)} removed, {len(self.skipped)} skipped; "
-             f"{self.chunks} chunks embedded in {self.seconds:.1f}s")
+        s = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped; "
+            f"{self.chunks} chunks embedded in {self.seconds:.1f}s"
+        )
         return s
 
 
@@ -95,13 +98,25 @@ def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
     version = identity.version_key(doc.hash, settings)
     body = header_end(doc.text)
     context = index_prefix(doc)
-    spans = chunk_spans(doc.text, settings.chunk_tokens, body_start=body) or chunk_spans(doc.text, settings.chunk_tokens)
+    spans = chunk_spans(doc.text, settings.chunk_tokens, body_start=body) or chunk_spans(
+        doc.text, settings.chunk_tokens
+    )
     return [
-        Chunk(id=f"{key}-{version[:16]}-{i:05d}", source=doc.source, title=doc.title, date=doc.date,
-              doc_hash=version, start=s.start, end=s.end, text=doc.text[s.start : s.end],
-              context=context, page=doc.page_at(s.start), section=doc.section_at(s.start),
-              page_starts=[p for p in doc.pages if s.start < p < s.end],
-              section_starts=[h for h in doc.headings if s.start < h[0] < s.end])
+        Chunk(
+            id=f"{key}-{version[:16]}-{i:05d}",
+            source=doc.source,
+            title=doc.title,
+            date=doc.date,
+            doc_hash=version,
+            start=s.start,
+            end=s.end,
+            text=doc.text[s.start : s.end],
+            context=context,
+            page=doc.page_at(s.start),
+            section=doc.section_at(s.start),
+            page_starts=[p for p in doc.pages if s.start < p < s.end],
+            section_starts=[h for h in doc.headings if s.start < h[0] < s.end],
+        )
         for i, s in enumerate(spans)
     ]
 
@@ -147,7 +162,13 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
 
     from tqdm import tqdm
 
-    bar = tqdm(files, unit="file", desc="ingest", file=sys.stderr, disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    bar = tqdm(
+        files,
+        unit="file",
+        desc="ingest",
+        file=sys.stderr,
+        disable=(not sys.stderr.isatty()) if progress is None else not progress,
+    )
     for path in bar:
         source = str(path)
         seen.add(source)

@@ -42,6 +42,7 @@ their terms, so a query of very common words is slower than one of names. A sear
 (Elasticsearch/OpenSearch, or tantivy behind a service) could replace this class behind the same
 methods for indexes that outgrow one machine's disk or need many writers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,11 +93,11 @@ def index_terms(text: str) -> list[str]:
             continue
         pos = 0
         for m in _CJK.finditer(w):
-            rest = w[pos:m.start()].strip("_.'’")
+            rest = w[pos : m.start()].strip("_.'’")
             if rest and rest not in STOPWORDS:
                 plain.append(rest)
             run = m.group()
-            out.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+            out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
             pos = m.end()
         rest = w[pos:].strip("_.'’")
         if rest and rest not in STOPWORDS:
@@ -225,17 +226,19 @@ class LexicalIndex:
             n = total = 0
             ids = list(rows)
             for b in range(0, len(ids), _BATCH):
-                batch = ids[b:b + _BATCH]
-                old = db.execute(f"SELECT rowid, length FROM chunks WHERE id IN ({','.join('?' * len(batch))})",
-                                 batch).fetchall()
+                batch = ids[b : b + _BATCH]
+                old = db.execute(
+                    f"SELECT rowid, length FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch
+                ).fetchall()
                 for rowid, length in old:
                     db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
                     db.execute("DELETE FROM chunks WHERE rowid = ?", (rowid,))
                     n, total = n - 1, total - length
                 for cid in batch:
                     terms, source = rows[cid]
-                    cur = db.execute("INSERT INTO chunks (id, source, length) VALUES (?, ?, ?)",
-                                     (cid, source, len(terms)))
+                    cur = db.execute(
+                        "INSERT INTO chunks (id, source, length) VALUES (?, ?, ?)", (cid, source, len(terms))
+                    )
                     db.execute("INSERT INTO fts (rowid, terms) VALUES (?, ?)", (cur.lastrowid, " ".join(terms)))
                     n, total = n + 1, total + len(terms)
             self._count(db, n, total)
@@ -252,7 +255,7 @@ class LexicalIndex:
         def run(db):
             n = total = 0
             for b in range(0, len(ids), _BATCH):
-                batch = ids[b:b + _BATCH]
+                batch = ids[b : b + _BATCH]
                 sql = f"SELECT rowid, length FROM chunks WHERE id IN ({','.join('?' * len(batch))})"
                 for rowid, length in db.execute(sql, batch).fetchall():
                     db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
@@ -311,7 +314,7 @@ class LexicalIndex:
             self.delete(extra)
         added = 0
         for b in range(0, len(missing), 5000):
-            added += self.upsert(fetch(missing[b:b + 5000]))
+            added += self.upsert(fetch(missing[b : b + 5000]))
         self.set_marker(marker)
         return added, len(extra)
 
@@ -353,7 +356,8 @@ class LexicalIndex:
         whole index and adds little to BM25. Candidates are the chunks having one of the rarer
         terms; the common ones still count in the exact rescoring.
         """
-        picked, total = [], 0
+        picked: list[str] = []
+        total = 0
         for t in sorted(idf, key=lambda t: df[t]):
             if picked and total + df[t] > POSTINGS_BUDGET:
                 break
@@ -398,21 +402,30 @@ class LexicalIndex:
             rows = None
             if sources is not None:
                 self._sources_table(db, set(sources))
-                small = db.execute("SELECT count(*) FROM (SELECT 1 FROM chunks c JOIN scope s ON s.source = c.source"
-                                   " LIMIT ?)", (SCOPE_SCAN + 1,)).fetchone()[0] <= SCOPE_SCAN
+                small = (
+                    db.execute(
+                        "SELECT count(*) FROM (SELECT 1 FROM chunks c JOIN scope s ON s.source = c.source LIMIT ?)",
+                        (SCOPE_SCAN + 1,),
+                    ).fetchone()[0]
+                    <= SCOPE_SCAN
+                )
                 if small:  # a few documents: score every one of their chunks, exactly
-                    rows = db.execute("SELECT f.rowid, f.terms FROM chunks c JOIN scope s ON s.source = c.source"
-                                      " JOIN fts f ON f.rowid = c.rowid").fetchall()
+                    rows = db.execute(
+                        "SELECT f.rowid, f.terms FROM chunks c JOIN scope s ON s.source = c.source"
+                        " JOIN fts f ON f.rowid = c.rowid"
+                    ).fetchall()
             if rows is None:
                 match = " OR ".join(_quote(t) for t in self._selective(idf, df))
                 if sources is None:
-                    rows = db.execute("SELECT rowid, terms FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?",
-                                      (match, limit)).fetchall()
+                    rows = db.execute(
+                        "SELECT rowid, terms FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?", (match, limit)
+                    ).fetchall()
                 else:
                     rows = db.execute(
                         "SELECT rowid, terms FROM fts WHERE fts MATCH ? AND rowid IN "
                         "(SELECT c.rowid FROM chunks c JOIN scope s ON s.source = c.source) ORDER BY rank LIMIT ?",
-                        (match, limit)).fetchall()
+                        (match, limit),
+                    ).fetchall()
             scored = sorted(((self._bm25(t, idf, avgdl), r) for r, t in rows), key=lambda x: -x[0])[:k]
             ids = self._ids_of(db, [r for _, r in scored])
         finally:
@@ -422,7 +435,7 @@ class LexicalIndex:
     def _ids_of(self, db, rowids: list[int]) -> dict[int, str]:
         out: dict[int, str] = {}
         for b in range(0, len(rowids), _BATCH):
-            batch = rowids[b:b + _BATCH]
+            batch = rowids[b : b + _BATCH]
             out.update(db.execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({','.join('?' * len(batch))})", batch))
         return out
 
@@ -440,10 +453,12 @@ class LexicalIndex:
             idf = self._idf(self._df(db, list(dict.fromkeys(terms))), n, terms)
             if idf:
                 for b in range(0, len(ids), _BATCH):
-                    batch = ids[b:b + _BATCH]
+                    batch = ids[b : b + _BATCH]
                     for cid, stored in db.execute(
-                            "SELECT c.id, f.terms FROM chunks c JOIN fts f ON f.rowid = c.rowid "
-                            f"WHERE c.id IN ({','.join('?' * len(batch))})", batch):
+                        "SELECT c.id, f.terms FROM chunks c JOIN fts f ON f.rowid = c.rowid "
+                        f"WHERE c.id IN ({','.join('?' * len(batch))})",
+                        batch,
+                    ):
                         out[cid] = self._bm25(stored, idf, avgdl)
         finally:
             db.execute("COMMIT")
@@ -461,10 +476,14 @@ class LexicalIndex:
         db.execute("BEGIN")
         try:
             self._sources_table(db, set(sources))
-            return db.execute(
-                "SELECT 1 FROM fts WHERE fts MATCH ? AND rowid IN "
-                "(SELECT c.rowid FROM chunks c JOIN scope s ON s.source = c.source) LIMIT 1",
-                (match,)).fetchone() is not None
+            return (
+                db.execute(
+                    "SELECT 1 FROM fts WHERE fts MATCH ? AND rowid IN "
+                    "(SELECT c.rowid FROM chunks c JOIN scope s ON s.source = c.source) LIMIT 1",
+                    (match,),
+                ).fetchone()
+                is not None
+            )
         finally:
             db.execute("COMMIT")
 

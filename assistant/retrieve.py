@@ -52,6 +52,7 @@ Outlet/date filters of the plan are intersected with the scope, and ``unknown_na
 ``sources_named`` answer within it too. ``ScopedRetriever`` is that view with the Retriever's
 own method names, so the answer pipeline runs unchanged on it.
 """
+
 from __future__ import annotations
 
 import os
@@ -104,11 +105,18 @@ def lexical_terms(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- question analysis
 
-_MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        "january february march april may june july august september october november december".split(), 1
+    )
+}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
-_MONTH_RX = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_MONTH_RX = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
 _DATE_MDY = re.compile(_MONTH_RX + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.I)
 _DATE_DMY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RX + r",?\s+(\d{4})", re.I)
 _DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -119,14 +127,15 @@ _CLAUSE_SPLIT = re.compile(
     r"\s+(?:while|whereas|as opposed to|in contrast to|in contrast with|compared to|compared with|"
     r"as well as|than (?:the|what|how)|the same (?:way|light) as|similar to how|"
     r"and (?=(?:does|do|did|is|was|are|were|has|have|had|also|then|the other|another)\b))\s+",
-    re.I)
+    re.I,
+)
 
 
 def mentioned_dates(text: str) -> list[str]:
     """ISO dates (YYYY-MM-DD) written in the text, in order, without repeats."""
     found: list[tuple[int, str]] = []
     for m in _DATE_MDY.finditer(text):
-        mon = _MONTHS.get(m.group(1).lower().rstrip(".")[:4 if m.group(1).lower().startswith("sept") else 3])
+        mon = _MONTHS.get(m.group(1).lower().rstrip(".")[: 4 if m.group(1).lower().startswith("sept") else 3])
         if mon:
             found.append((m.start(), f"{int(m.group(3)):04d}-{mon:02d}-{int(m.group(2)):02d}"))
     for m in _DATE_DMY.finditer(text):
@@ -140,7 +149,9 @@ def mentioned_dates(text: str) -> list[str]:
 
 def _protect_dates(text: str) -> str:
     """Dates without their commas, so that clause splitting does not cut them."""
-    return _DATE_DMY.sub(lambda m: m.group(0).replace(",", ""), _DATE_MDY.sub(lambda m: m.group(0).replace(",", ""), text))
+    return _DATE_DMY.sub(
+        lambda m: m.group(0).replace(",", ""), _DATE_MDY.sub(lambda m: m.group(0).replace(",", ""), text)
+    )
 
 
 def outlet_aliases(outlet: str) -> set[str]:
@@ -170,7 +181,8 @@ def capitalized_names(text: str) -> list[str]:
     """
     matches = list(_TOKEN.finditer(text))
     toks = [m.group().strip(".'’-") for m in matches]
-    runs, run = [], []
+    runs: list[str] = []
+    run: list[str] = []
 
     def close():
         if run:
@@ -178,7 +190,7 @@ def capitalized_names(text: str) -> list[str]:
             run.clear()
 
     for i, t in enumerate(toks):
-        if i and text[matches[i - 1].end():matches[i].start()].strip():
+        if i and text[matches[i - 1].end() : matches[i].start()].strip():
             close()  # punctuation between the words
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
         possessive = re.search(r"['’]s$", t) is not None
@@ -232,6 +244,7 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- the retriever
+
 
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, settings: Settings):
@@ -299,7 +312,7 @@ class Retriever:
         self._doc_of = doc_of
         order = np.argsort(doc_of, kind="stable")
         bounds = np.searchsorted(doc_of[order], np.arange(len(doc_num) + 1))
-        self._doc_chunks = [order[bounds[j]:bounds[j + 1]] for j in range(len(doc_num))]
+        self._doc_chunks = [order[bounds[j] : bounds[j + 1]] for j in range(len(doc_num))]
         self._outlets, self._dates = outlets, dates
         self._doc_num, self._sources = doc_num, list(doc_num)
         names = sorted(outlets, key=len, reverse=True)
@@ -385,7 +398,7 @@ class Retriever:
             raise InputError(f"no indexed document at {shown} (`assistant documents` lists what is indexed)")
         return sorted(sources)
 
-    def scoped(self, sources: Iterable[str]) -> "ScopedRetriever":
+    def scoped(self, sources: Iterable[str]) -> ScopedRetriever:
         return ScopedRetriever(self, sources)
 
     def _scope(self, docs: Iterable[str] | None) -> set[int] | None:
@@ -397,8 +410,7 @@ class Retriever:
 
     def _positions(self, docs: set[int]) -> np.ndarray:
         """Chunk positions of the documents, document by document."""
-        return (np.concatenate([self._doc_chunks[d] for d in sorted(docs)]) if docs
-                else np.zeros(0, dtype=np.int64))
+        return np.concatenate([self._doc_chunks[d] for d in sorted(docs)]) if docs else np.zeros(0, dtype=np.int64)
 
     @staticmethod
     def _narrow(named: list[tuple[str, set[int]]]) -> set[int] | None:
@@ -424,11 +436,11 @@ class Retriever:
         filtered: list[tuple[str, set[int]]] = []
         focus: list[str] = []
         for p in parts:
-            docs = self._narrow(self.named(p))
-            if docs is not None and len(docs) <= FILTER_MAX_SHARE * n_docs:
-                if all(docs != d for _, d in filtered):
-                    filtered.append((p, docs))
-            elif docs is None:
+            narrowed = self._narrow(self.named(p))
+            if narrowed is not None and len(narrowed) <= FILTER_MAX_SHARE * n_docs:
+                if all(narrowed != d for _, d in filtered):
+                    filtered.append((p, narrowed))
+            elif narrowed is None:
                 focus.append(p)
         if not filtered and named:  # names spread over clauses: the whole question per name
             filtered = [(query, docs) for _, docs in named if len(docs) <= FILTER_MAX_SHARE * n_docs]
@@ -437,7 +449,7 @@ class Retriever:
             for p, docs in filtered:
                 plan.rankings.append(Ranking(p, FILTER_WEIGHT, docs, "filter"))
             if focus_text and len(lexical_terms(focus_text)) >= MIN_CLAUSE_TERMS:
-                for p, docs in filtered:
+                for _p, docs in filtered:
                     plan.rankings.append(Ranking(focus_text, FOCUS_WEIGHT, docs, "focus"))
         if len(parts) >= 2:
             for p in parts:
@@ -535,9 +547,9 @@ class Retriever:
         q_lex = lex_all[query]
         out = []
         for score, i in picked:
-            dn = float(dense_all[row[i], full])
-            lx = round(float(q_lex[row[i]]), 4)
-            out.append(Passage(chunk=chunks[i], score=score, dense=round(dn, 4), lexical=lx))
+            dense = float(dense_all[row[i], full])
+            lexical = round(float(q_lex[row[i]]), 4)
+            out.append(Passage(chunk=chunks[i], score=score, dense=round(dense, 4), lexical=lexical))
         return out
 
     def _merge(self, plan: Plan, ranked: list[list[tuple[float, int]]], k: int) -> list[tuple[float, int]]:
@@ -552,18 +564,20 @@ class Retriever:
         else:
             fused: dict[int, float] = {}
             for r, lst in zip(plan.rankings, ranked):
-                for p, (s, i) in enumerate(lst):
+                for p, (_s, i) in enumerate(lst):
                     fused[i] = fused.get(i, 0.0) + r.weight / (RRF_K + p + 1)
             best = max(fused.values()) if fused else 1.0
             head = sorted(((v / best, i) for i, v in fused.items()), key=lambda t: -t[0])[:CONSENSUS_HEAD]
             # Position p of ranking r gets priority (p + 1) / weight: ties favour earlier rankings.
             slots = []
             for n, (r, lst) in enumerate(zip(plan.rankings, ranked)):
-                for p, (s, i) in enumerate(lst):
+                for p, (_s, i) in enumerate(lst):
                     slots.append(((p + 1) / r.weight, n, fused[i] / best, i))
             slots.sort(key=lambda t: (t[0], t[1]))
             order = head + [(s, i) for _, _, s, i in slots]
-        out, per_doc, seen = [], {}, set()
+        out: list[tuple[float, int]] = []
+        per_doc: dict[int, int] = {}
+        seen: set[int] = set()
         for s, i in order:
             d = int(self._doc_of[i])
             if i in seen or per_doc.get(d, 0) >= PER_DOC_CAP:

@@ -2,7 +2,8 @@
 
 Synthetic chunks of ~150 words (120-180) drawn from a fixed vocabulary of 50,000 pseudo-words
 with a Zipf distribution (s = 1.1, seeded; ranks 101-50,100 of it: the 100
-most frequent words of real text are stop words, which every engine drops), 20 chunks per source file. Every engine gets the same
+most frequent words of real text are stop words, which every engine drops), 20 chunks per source
+file. Every engine gets the same
 terms: the text goes through ``assistant.lexical.index_terms`` (retrieve.py's tokenizer) first, and
 that time is part of its build. Measured per engine and size, each in its own process:
 
@@ -20,6 +21,7 @@ that time is part of its build. Measured per engine and size, each in its own pr
 Results go to benchmarks/lexical.json and a table in benchmarks/lexical.md. A candidate that
 takes more than ``--limit`` seconds (default 600) to build is stopped and recorded as such.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,7 +87,7 @@ def chunks(n: int, start: int = 0, tag: str = ""):
         pos = 0
         for j in range(batch):
             i = b0 + j
-            w = words[pos:pos + lens[j]]
+            w = words[pos : pos + lens[j]]
             pos += lens[j]
             if start <= i < n:
                 yield f"{tag}c{i:08d}", " ".join(vocab[w]), f"/docs/{tag}f{i // PER_SOURCE:06d}.txt"
@@ -94,8 +96,9 @@ def chunks(n: int, start: int = 0, tag: str = ""):
 def queries() -> list[str]:
     vocab, p = vocabulary(), _probs()
     rng = np.random.default_rng(SEED + 1)
-    return [" ".join(vocab[int(i)] for i in rng.choice(VOCAB, size=int(rng.integers(3, 7)), p=p))
-            for _ in range(N_QUERIES)]
+    return [
+        " ".join(vocab[int(i)] for i in rng.choice(VOCAB, size=int(rng.integers(3, 7)), p=p)) for _ in range(N_QUERIES)
+    ]
 
 
 def dir_size(path: Path) -> int:
@@ -116,7 +119,10 @@ def _timed_queries(search, dump: Path | None = None) -> dict:
         tops.append([i for i, _ in got])
     if dump is not None:  # the top ids, to compare the rankings with bm25s's
         dump.write_text(json.dumps(tops))
-    return {"query_p50_ms": round(float(np.percentile(lat, 50)), 2), "query_p95_ms": round(float(np.percentile(lat, 95)), 2)}
+    return {
+        "query_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "query_p95_ms": round(float(np.percentile(lat, 95)), 2),
+    }
 
 
 def overlap(a: Path, b: Path) -> float | None:
@@ -153,7 +159,9 @@ class FTS5:
         return self.ix.search(q, TOP)
 
     def size(self) -> int:
-        return sum(dir_size(Path(str(self.path) + s)) for s in ("", "-wal", "-shm") if Path(str(self.path) + s).exists())
+        return sum(
+            dir_size(Path(str(self.path) + s)) for s in ("", "-wal", "-shm") if Path(str(self.path) + s).exists()
+        )
 
 
 class Tantivy:
@@ -210,6 +218,7 @@ class BM25S:
 
     def build(self, n: int):
         import bm25s
+
         from assistant.lexical import index_terms
 
         self.ids, toks = [], []
@@ -287,10 +296,21 @@ def run(engine: str, n: int, limit: float, work: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    cols = [("engine", "engine"), ("chunks", "chunks"), ("loadavg_1min", "load"), ("build_s", "build s"), ("update_s", "1-file update s"),
-            ("open_s", "open s"), ("query_p50_ms", "query p50 ms"), ("query_p95_ms", "query p95 ms"),
-            ("build_rss_growth_mib", "build RSS +MiB"), ("reader_rss_growth_mib", "reader RSS +MiB"),
-            ("disk_mib", "disk MiB"), ("overlap_with_bm25s_top100", "top-100 overlap with bm25s"), ("error", "note")]
+    cols = [
+        ("engine", "engine"),
+        ("chunks", "chunks"),
+        ("loadavg_1min", "load"),
+        ("build_s", "build s"),
+        ("update_s", "1-file update s"),
+        ("open_s", "open s"),
+        ("query_p50_ms", "query p50 ms"),
+        ("query_p95_ms", "query p95 ms"),
+        ("build_rss_growth_mib", "build RSS +MiB"),
+        ("reader_rss_growth_mib", "reader RSS +MiB"),
+        ("disk_mib", "disk MiB"),
+        ("overlap_with_bm25s_top100", "top-100 overlap with bm25s"),
+        ("error", "note"),
+    ]
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for r in results:
         lines.append("| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |")
@@ -320,8 +340,13 @@ def main() -> None:
             r["overlap_with_bm25s_top100"] = overlap(work / f"top-{r['engine']}-{n}.json", work / f"top-bm25s-{n}.json")
         results.extend(mine)
     info["loadavg_at_end"] = os.getloadavg()[0]
-    Path(args.out).write_text(json.dumps({"machine": info, "vocab": VOCAB, "zipf_s": ZIPF_S, "queries": N_QUERIES,
-                                          "top": TOP, "results": results}, indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps(
+            {"machine": info, "vocab": VOCAB, "zipf_s": ZIPF_S, "queries": N_QUERIES, "top": TOP, "results": results},
+            indent=2,
+        )
+        + "\n"
+    )
     print(table(results))
 
 

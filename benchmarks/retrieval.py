@@ -50,8 +50,7 @@ def main(argv=None):
     a.ingest(args.corpus, progress=False)
     ours = a.retriever
     legacy = LegacyRetriever(a.store, a.embedder, a.settings)
-    bm25, chunks, pos = ours._lexical_index()
-    legacy._lexical_index()
+    bm25, chunks, pos = legacy._lexical_index()  # bm25s over the same chunks: the lexical-only baseline
     qs = ev.load_questions(args.questions)
 
     def dense(q):

@@ -1,4 +1,5 @@
 """The persistent lexical index (assistant/lexical.py): updates, persistence, scope, CJK, crashes."""
+
 import os
 import signal
 import subprocess
@@ -69,10 +70,13 @@ def test_sources_filter_keeps_whole_index_scores(tmp_path):
 
 def test_chinese_text_is_searchable(tmp_path):
     ix = LexicalIndex(tmp_path / "l.sqlite3")
-    ix.upsert(DOCS + [
-        ("z1", "标题：港口\n新的集装箱码头将于明年在宁波开放，预计每年处理三百万个集装箱。", "/d/z.txt"),
-        ("z2", "标题：天气\n北京今天下雪了，气温降到零下五度。", "/d/w.txt"),
-    ])
+    ix.upsert(
+        DOCS
+        + [
+            ("z1", "标题：港口\n新的集装箱码头将于明年在宁波开放，预计每年处理三百万个集装箱。", "/d/z.txt"),
+            ("z2", "标题：天气\n北京今天下雪了，气温降到零下五度。", "/d/w.txt"),
+        ]
+    )
     assert ix.search("宁波的集装箱码头什么时候开放？", 5)[0][0] == "z1"
     assert ix.search("北京下雪", 5)[0][0] == "z2"
     assert ix.has_term("宁波") and ix.contains_all(index_terms("宁波"))
