@@ -34,7 +34,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from . import phrases
 from .evidence import Source, label, render_sources, select
@@ -56,12 +56,28 @@ MAX_QUOTES = 4  # quotations the judge reads for one claim
 LEADING_CITATIONS = re.compile(r"^(\s*\[[\d,\s]*\]?[.,;]?)*\s*")
 
 
+#: The kinds of streamed events, and the type of each one's ``data``.
+EventKind = Literal["waiting", "passages", "citation", "text", "answer"]
+EVENT_DATA = {
+    "waiting": "queueing.Status",
+    "passages": "list[Passage]",
+    "citation": "Citation",
+    "text": "str",
+    "answer": "Answer",
+}
+
+
 @dataclass
 class Event:
-    """One step of a streamed answer: 'passages' (list[Passage]), 'citation' (Citation, sent when a
-    source is first cited, before the text that cites it), 'text' (str), 'answer' (Answer)."""
+    """One step of a streamed answer: 'waiting' (a queue position, from queueing.py), 'passages'
+    (list[Passage]), 'citation' (Citation, sent when a source is first cited, before the text that
+    cites it), 'text' (str), 'answer' (Answer).
 
-    kind: str
+    One small class with a ``kind`` tag (checked by mypy as ``EventKind``) rather than four
+    classes: every front end dispatches on the tag, and a new kind is one line here.
+    """
+
+    kind: EventKind
     data: Any
 
 
