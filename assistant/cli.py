@@ -323,6 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _log_traceback(e: BaseException) -> str:
+    """Append the traceback of an unexpected error to a log file the user can send us; return its path."""
+    import time
+    import traceback
+
+    path = os.path.join(
+        os.environ.get("ASSISTANT_MODEL_CACHE") or os.path.expanduser("~/.cache/assistant"), "errors.log"
+    )
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} assistant {' '.join(sys.argv[1:])[:300]}\n")
+            f.write("".join(traceback.format_exception(e)))
+        return path
+    except OSError:
+        return "the traceback: set ASSISTANT_DEBUG=1"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -339,7 +357,9 @@ def main(argv=None) -> int:
             return EXIT_USER_ERROR
         if os.environ.get("ASSISTANT_DEBUG"):
             raise
-        print(f"error: unexpected {type(e).__name__}: {e} (set ASSISTANT_DEBUG=1 for details)", file=sys.stderr)
+        where = _log_traceback(e)
+        shown = " ".join(str(e).split())[:200]
+        print(f"error: unexpected {type(e).__name__}: {shown} (details in {where})", file=sys.stderr)
         return 2
     return 0
 

@@ -195,3 +195,19 @@ def test_a_missing_or_invalid_collection_is_one_line_error(seeded):
     assert len(r.stderr.strip().splitlines()) == 1
     r = run(["collections", "--json"], seeded)
     assert [c["name"] for c in json.loads(r.stdout)] == ["documents"]  # asking created nothing
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(tmp_path, monkeypatch, capsys):
+    from assistant import cli
+
+    def boom(args):
+        raise RuntimeError("the flux capacitor\nmelted")
+
+    monkeypatch.setenv("ASSISTANT_MODEL_CACHE", str(tmp_path))
+    monkeypatch.delenv("ASSISTANT_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "cmd_config", boom)
+    assert cli.main(["config"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unexpected RuntimeError: the flux capacitor melted" in err[0] and "errors.log" in err[0]
+    log = (tmp_path / "errors.log").read_text()
+    assert "Traceback" in log and "boom" in log
