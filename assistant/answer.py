@@ -337,7 +337,8 @@ class Answerer:
         return None
 
     @staticmethod
-    def _citation(n: int, s: Source) -> Citation:
+    def _citation(n: int, s: Source, score: float | None = None) -> Citation:
+        """The one way a quoted sentence becomes a Citation (summaries use it too)."""
         c = s.passage.chunk
         return Citation(
             n=n,
@@ -347,7 +348,7 @@ class Answerer:
             start=s.start,
             end=s.end,
             quote=s.text,
-            score=round(s.passage.score, 4),
+            score=round(s.passage.score if score is None else score, 4),
             page=c.page_at(s.start),
             section=c.section_at(s.start),
         )  # the quote's own page

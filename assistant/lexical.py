@@ -55,6 +55,13 @@ from collections.abc import Iterable
 
 from .text import STOPWORDS, words
 
+
+def _stem(ws: list[str]) -> list[str]:
+    from .retrieve import _stem as stem  # one stemmer for indexing and querying (retrieve imports this module)
+
+    return stem(ws)
+
+
 K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene")
 MIN_CANDIDATES = 200  # FTS5 matches rescored per search, at least
 POSTINGS_BUDGET = 20_000  # matches FTS5 ranks per search, about (see _selective)
@@ -64,18 +71,6 @@ _BATCH = 500  # ids per IN (...) list: well under SQLite's variable limit
 
 # Han (with extensions A and compatibility), hiragana, katakana, Hangul syllables.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
-
-
-def _stemmer():
-    try:
-        import Stemmer
-
-        return Stemmer.Stemmer("english").stemWords
-    except ImportError:  # PyStemmer is optional; exact words still work
-        return lambda ws: ws
-
-
-_stem = _stemmer()
 
 
 def index_terms(text: str) -> list[str]:

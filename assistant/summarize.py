@@ -135,21 +135,9 @@ def main_points(chunks, embedder, k: int = POINTS) -> list[Source]:
 
 
 def _citation(n: int, s: Source) -> Citation:
-    c = s.passage.chunk
-    page_at = getattr(c, "page_at", None)
-    section_at = getattr(c, "section_at", None)
-    return Citation(
-        n=n,
-        source=c.source,
-        title=c.title,
-        date=c.date,
-        start=s.start,
-        end=s.end,
-        quote=s.text,
-        score=s.score,
-        page=page_at(s.start) if page_at else None,
-        section=section_at(s.start) if section_at else "",
-    )
+    from .answer import Answerer  # the shared constructor (page and section of the quote itself)
+
+    return Answerer._citation(n, s, score=s.score)
 
 
 def stream(request: Request, question: str, store, embedder) -> Iterator:
