@@ -11,6 +11,11 @@ Steps: retrieve passages -> gate on evidence -> then one of two paths:
   sentences are quoted and cited (an unstated part's first). Named sources that no document
   matches were refused before this (unknown names). The joining words are fixed phrases;
   every fact shown is a quotation.
+- **Who / which / what questions in several parts** ("Which company, reported by A for X and
+  by B for Y?") are answered with the name every part's evidence shares (``bridge.py``) when
+  one clearly does and the judge does not reject it: the name, then one quote per part that
+  names it. No LLM draft, so the answer's one load-bearing word is a span of every quote.
+  Otherwise they are drafted like other questions.
 - **Other questions** (who / what / when / how many ..., and "A or B?") are drafted by the
   LLM from the numbered sentences, and each draft sentence is shown only if the judge says the
   sources it cites (plus each question part's best sentence) state it.
@@ -32,11 +37,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import phrases
+from . import bridge, phrases
 from .evidence import Source, label, render_sources, select
 from .judge import Judge, Judgment
 from .prompts import render
@@ -44,7 +49,7 @@ from .retrieve import Retriever, lexical_terms
 from .schema import Answer, Citation, Passage
 from .settings import Settings
 from .text import sentences
-from .verify import cited_numbers, content, is_refusal, is_sentence, strip_citations
+from .verify import cited_numbers, content, is_refusal, is_sentence, negated, negated_terms, strip_citations
 
 MIN_DENSE = 0.35  # cosine similarity that counts as evidence by itself
 MIN_COVERAGE = 0.5  # or: share of the question's key terms found in one passage
@@ -53,6 +58,8 @@ PART_SENTENCES = 3  # sentences the judge reads per part
 WHOLE_PER_PART = 2  # of those, the ones the judge reads for the whole question
 MAX_JUDGED = 3  # judge calls per open answer
 MAX_QUOTES = 4  # quotations the judge reads for one claim
+MAX_BRIDGE_PARTS = 5  # parts of a question whose evidence is searched for a shared name
+BRIDGE_FLOOR = 0.4  # judge P(yes) under which a shared name is not shown (the LLM drafts instead)
 LEADING_CITATIONS = re.compile(r"^(\s*\[[\d,\s]*\]?[.,;]?)*\s*")
 
 
@@ -231,7 +238,13 @@ class Answerer:
         if len(parts) == 1 and not verdict_yes:
             texts = texts[:1]
         # The verdict opens the first quoted sentence: "Yes." alone would be a sentence without a source.
-        texts[0] = (f"{phrases.YES} " if verdict_yes else f"{phrases.NOT_STATED} ") + texts[0]
+        # A "No" whose quote denies what was asked ("have not been authorized") says "No.", not
+        # that the documents are silent.
+        deciding_part, deciding = (ordered or [(query, read)])[0]
+        first = _best(deciding)
+        denied = bool(content(deciding_part) & negated_terms(first.text)) and not negated(deciding_part)
+        opening = phrases.YES if verdict_yes else phrases.NO if denied else phrases.NOT_STATED
+        texts[0] = f"{opening} " + texts[0]
         for text in texts:
             yield from run.emit(self, text)
 
@@ -261,6 +274,10 @@ class Answerer:
         # is answered by several sources: the judge reads each part's best sentence too.
         extra: list[Source] = []
         parts = self.retriever.clauses(query) if len(lexical_terms(query)) >= 6 else []
+        if len(parts) >= 2 and bridge.asks_for_one_name(query) and not _CHOICE.search(query):
+            found = yield from self._bridged(run, parts)
+            if found:
+                return
         for part in parts[:MAX_PARTS] if len(parts) >= 2 else []:
             extra += [run.register(s) for s in self._part_sources(run, part, 1)]
         messages = [
@@ -289,6 +306,27 @@ class Answerer:
                     run.removed.append(sentence)
                     continue
                 yield from run.emit(self, text)
+
+    def _bridged(self, run: _Run, parts: list[str]) -> Generator[Event, None, bool]:
+        """Answer with the name every part's evidence shares (bridge.py), if one clearly does and
+        the judge agrees that the quotes naming it answer the question. Returns whether it did."""
+        per_part = [self._part_sources(run, part, PART_SENTENCES) for part in parts[:MAX_BRIDGE_PARTS]]
+        found = bridge.find(run.query, per_part, [p.chunk.text for p in run.passages])
+        if found is None:
+            return False
+        run.checks.append(found.to_dict())
+        quotes = [run.register(s) for s in found.sources]
+        verdict = self._judge_factory().claim(run.query, f"The answer is {found.name}.", quotes)
+        run.first_token()
+        run.checks.append(verdict.to_dict())
+        if verdict.p < BRIDGE_FLOOR:
+            return False
+        for i, s in enumerate(quotes):
+            text = self._quote_sentence(run, s)
+            if i == 0:
+                text = phrases.NAMED.format(name=found.name) + " " + text
+            yield from run.emit(self, text)
+        return True
 
     def _checked(
         self, run: _Run, sentence: str, sources: list[Source], judge: Judge, extra: Sequence[Source] = ()

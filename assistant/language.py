@@ -106,7 +106,7 @@ _QUOTED = re.compile(r'"[^"]+"|“[^”]+”')
 
 def _localize_fixed(text: str, local: dict) -> str:
     """A sentence built around a quotation: only the fixed words change; the quote is evidence."""
-    for english, key in ((phrases.NOT_STATED, "not_stated"), (phrases.YES, "yes")):
+    for english, key in ((phrases.NOT_STATED, "not_stated"), (phrases.YES, "yes"), (phrases.NO, "no")):
         if key in local and text.startswith(english):
             text = local[key] + text[len(english) :]
     if "says" in local:  # 'Title says: "quote" [n].': the phrase sits right before the opening quote

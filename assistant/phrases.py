@@ -22,6 +22,13 @@ NOT_MENTIONED = "The documents never mention {names}."
 #: How a "No" verdict opens: the sources read for the question do not state what it asks.
 NOT_STATED = "No: the documents do not say so."
 
+#: How a "No" verdict opens when the deciding quote denies what the question asks ("... has not
+#: been approved"): the documents do say so, and saying "they do not say so" would be wrong.
+NO = "No."
+
+#: How an answer built around one name opens (bridge.py): the name, then the quotes that name it.
+NAMED = "{name}:"
+
 #: Heading shown above the closest passages when the assistant refuses.
 CLOSEST_PASSAGES = "Closest passages:"
 
@@ -33,6 +40,7 @@ LOCALIZED = {
         "refusal": "No encontré la respuesta en los documentos.",
         "closest": "Pasajes más cercanos:",
         "yes": "Sí.",
+        "no": "No.",
         "not_stated": "No: los documentos no lo dicen.",
         "says": "dice:",
     },
@@ -40,6 +48,7 @@ LOCALIZED = {
         "refusal": "Je n'ai pas trouvé la réponse dans les documents.",
         "closest": "Passages les plus proches :",
         "yes": "Oui.",
+        "no": "Non.",
         "not_stated": "Non : les documents ne le disent pas.",
         "says": "dit :",
     },
@@ -47,6 +56,7 @@ LOCALIZED = {
         "refusal": "Ich habe die Antwort in den Dokumenten nicht gefunden.",
         "closest": "Nächstliegende Passagen:",
         "yes": "Ja.",
+        "no": "Nein.",
         "not_stated": "Nein: Die Dokumente sagen das nicht.",
         "says": "sagt:",
     },
@@ -54,6 +64,7 @@ LOCALIZED = {
         "refusal": "Non ho trovato la risposta nei documenti.",
         "closest": "Passaggi più vicini:",
         "yes": "Sì.",
+        "no": "No.",
         "not_stated": "No: i documenti non lo dicono.",
         "says": "dice:",
     },
@@ -61,6 +72,7 @@ LOCALIZED = {
         "refusal": "Não encontrei a resposta nos documentos.",
         "closest": "Passagens mais próximas:",
         "yes": "Sim.",
+        "no": "Não.",
         "not_stated": "Não: os documentos não dizem isso.",
         "says": "diz:",
     },
@@ -68,6 +80,7 @@ LOCALIZED = {
         "refusal": "Ik heb het antwoord niet in de documenten gevonden.",
         "closest": "Dichtstbijzijnde passages:",
         "yes": "Ja.",
+        "no": "Nee.",
         "not_stated": "Nee: de documenten zeggen dat niet.",
         "says": "zegt:",
     },
@@ -75,6 +88,7 @@ LOCALIZED = {
         "refusal": "我在文档中没有找到答案。",
         "closest": "最接近的段落：",
         "yes": "是的。",
+        "no": "不。",
         "not_stated": "不：文档中没有这样说。",
         "says": "写道：",
     },
@@ -82,6 +96,7 @@ LOCALIZED = {
         "refusal": "文書の中に答えが見つかりませんでした。",
         "closest": "最も近い箇所：",
         "yes": "はい。",
+        "no": "いいえ。",
         "not_stated": "いいえ：文書にはそう書かれていません。",
         "says": "によると：",
     },
@@ -89,6 +104,7 @@ LOCALIZED = {
         "refusal": "문서에서 답을 찾지 못했습니다.",
         "closest": "가장 가까운 구절:",
         "yes": "예.",
+        "no": "아니요.",
         "not_stated": "아니요: 문서에는 그렇게 나와 있지 않습니다.",
         "says": "내용:",
     },
@@ -96,6 +112,7 @@ LOCALIZED = {
         "refusal": "Я не нашёл ответа в документах.",
         "closest": "Ближайшие фрагменты:",
         "yes": "Да.",
+        "no": "Нет.",
         "not_stated": "Нет: в документах этого не сказано.",
         "says": "пишет:",
     },
@@ -103,12 +120,13 @@ LOCALIZED = {
         "refusal": "لم أجد الإجابة في المستندات.",
         "closest": "أقرب المقاطع:",
         "yes": "نعم.",
+        "no": "لا.",
         "not_stated": "لا: المستندات لا تقول ذلك.",
         "says": "يقول:",
     },
 }
 
-#: The English forms the localized "yes" and "says" replace (answer.py writes them).
+#: The English forms the localized "yes", "no" and "says" replace (answer.py writes them).
 YES = "Yes."
 SAYS = "says:"
 

@@ -22,7 +22,7 @@ COURIER = """Title: Engineers say the Elm Street bridge can stay open
 Source: Hill Courier
 Date: 2026-03-05
 
-Engineers told the town that the Elm Street bridge can stay open to cars during the repairs. The state transport office will pay half of the repair bill, the engineers said. Work on the footpath is planned for the summer.
+Engineers told the town that the Elm Street bridge can stay open to cars during the repairs. The state transport office will pay half of the repair bill, the engineers said. Work on the footpath is planned for the summer. Mayor Dana Ortiz thanked the engineers for their bridge inspection.
 """
 
 
@@ -135,7 +135,8 @@ def test_a_yes_no_question_gets_a_verdict_from_the_judge_and_a_quoted_source(ans
     events, llm = answer_with("unused draft", q, judge=lambda prompt: 0.1)
     a = _answer(events)
     assert not llm.calls  # no draft: the verdict is computed, the text is a quotation
-    assert a.answer.startswith(phrases.NOT_STATED + " ") and not a.refused
+    # The quote denies what was asked, so the answer is a plain "No.", not "the documents do not say so".
+    assert a.answer.startswith(phrases.NO + " ") and not a.refused
     assert "has not approved the new parking fees" in a.citations[0].quote
     assert [c["kind"] for c in a.checks] == ["question"]
     _exact(a)
@@ -172,6 +173,32 @@ def test_one_part_not_stated_makes_the_verdict_no_and_quotes_its_sources_first(a
     a = _answer(answer_with("unused", q, judge=judge)[0])
     assert a.answer.startswith(phrases.NOT_STATED) and a.citations[0].source.endswith("courier.txt")
     assert [c["p"] for c in a.checks] == [0.95, 0.05, 0.95]  # the whole question passes; one part does not
+
+
+def test_a_question_in_parts_is_answered_with_the_name_their_evidence_shares(answer_with):
+    q = (
+        "Who is the official that the Valley Gazette quotes on the cost of the repairs, "
+        "and that the Hill Courier says thanked the engineers for the inspection?"
+    )
+    events, llm = answer_with("The Hill Courier is the official [1].", q)
+    a = _answer(events)
+    assert not llm.calls  # no draft: the name comes from the evidence
+    assert not a.refused and a.answer.startswith(phrases.NAMED.format(name="Mayor Dana Ortiz") + " ")
+    assert {c.source.rsplit("/", 1)[1] for c in a.citations} == {"gazette.txt", "courier.txt"}
+    assert all("Dana Ortiz" in c.quote for c in a.citations)
+    assert [c["kind"] for c in a.checks] == ["bridge", "claim"] and a.checks[0]["parts"] == 2
+    _exact(a)
+
+
+def test_a_shared_name_the_judge_rejects_falls_back_to_a_judged_draft(answer_with):
+    q = (
+        "Who is the official that the Valley Gazette quotes on the cost of the repairs, "
+        "and that the Hill Courier says thanked the engineers for the inspection?"
+    )
+    events, llm = answer_with("Mayor Dana Ortiz spoke about the cost [1].", q, judge=lambda p: 0.1)
+    a = _answer(events)
+    assert llm.calls and a.refused  # the draft was written, and judged too
+    assert [c["kind"] for c in a.checks][:2] == ["bridge", "claim"]
 
 
 def test_no_evidence_refuses_without_calling_the_llm(answer_with):
