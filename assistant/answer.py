@@ -242,7 +242,7 @@ class Answerer:
         # that the documents are silent.
         deciding_part, deciding = (ordered or [(query, read)])[0]
         first = _best(deciding)
-        denied = bool(content(deciding_part) & negated_terms(first.text)) and not negated(deciding_part)
+        denied = _shares_root(content(deciding_part), negated_terms(first.text)) and not negated(deciding_part)
         opening = phrases.YES if verdict_yes else phrases.NO if denied else phrases.NOT_STATED
         texts[0] = f"{opening} " + texts[0]
         for text in texts:
@@ -415,6 +415,13 @@ class Answerer:
 def _plain_quotes(text: str) -> str:
     """Double quotes inside a quoted sentence become single ones, so the outer quotes pair up."""
     return re.sub(r'["“”]', "'", text)
+
+
+def _shares_root(a: set[str], b: set[str]) -> bool:
+    """Do two sets of word roots share one, or one root that begins another ("approv", "approval")?"""
+    return bool(a & b) or any(
+        len(x) >= 5 and len(y) >= 5 and (x.startswith(y) or y.startswith(x)) for x in a for y in b
+    )
 
 
 def _key(s: Source) -> tuple:

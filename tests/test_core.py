@@ -51,7 +51,21 @@ def test_follow_up_in_a_conversation(seed_assistant):
     assert a.standalone_question and a.standalone_question != "Has Trump approved them?"
     assert "strike" in a.standalone_question.lower() or "plan" in a.standalone_question.lower()
     assert len(history) == 2
-    assert a.refused or all(exact(c) for c in a.citations)
+    assert not a.refused and a.answer.startswith("No"), a.answer
+    assert a.citations and all(exact(c) for c in a.citations)
+    assert any("authoriz" in c.quote or "approval" in c.quote for c in a.citations)
+
+
+def test_two_live_turns_whose_follow_up_says_them_get_the_right_no(seed_assistant):
+    history: list = []
+    first = seed_assistant.chat("What has the US military been drafting?", history)
+    assert not first.refused and "strike" in first.answer.lower(), first.answer
+    a = seed_assistant.chat("Has the president approved them?", history)
+    assert not a.refused and a.answer.startswith("No"), a.answer
+    assert '" [' not in a.answer.split('"')[0]  # no fragment such as '" [1].'
+    assert all(exact(c) for c in a.citations) and any(
+        "authoriz" in c.quote or "approval" in c.quote for c in a.citations
+    )
 
 
 def test_empty_question_is_an_error(seed_assistant):
