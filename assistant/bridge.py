@@ -32,7 +32,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from .evidence import Source
-from .retrieve import capitalized_names
+from .retrieve import STOPWORDS, capitalized_names
 
 MIN_PARTS = 2  # parts whose evidence must name the winner
 MENTION_MARGIN = 1.5  # with as many parts as the runner-up, this many times its mentions
@@ -129,7 +129,10 @@ def _lengthen(name: str, texts: list[str]) -> str:
     for t in texts:
         for m in pattern.finditer(t):
             first = m.group(1)
-            if first.lower() not in _NOT_NAMES and first.lower() not in _ORGANISATION and not _is_sentence_start(t, m):
+            low = first.lower()
+            if low in _NOT_NAMES or low in _ORGANISATION or low in _OPENERS or low in STOPWORDS:
+                continue
+            if not _is_sentence_start(t, m):
                 counts[first] += 1
     if not counts:
         return name
