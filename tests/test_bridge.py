@@ -52,7 +52,11 @@ def test_names_the_question_uses_are_never_the_answer():
 def test_a_short_name_is_shown_with_the_first_name_the_passages_give():
     part1 = [_src("Lindqvist led the rescue team through the storm.", "a.txt")]
     part2 = [_src("Lindqvist was later given the city's award.", "b.txt")]
-    texts = ["The team leader, Petra Lindqvist, has served for ten years.", "Critics wrote: When Lindqvist spoke, people listened."]
+    texts = [
+        "The team leader, Petra Lindqvist, has served for ten years.",
+        "Critics wrote: When Lindqvist spoke, people listened.",
+        "Fans said: When Lindqvist calls, we come.",
+    ]
     found = bridge.find("Who led the rescue team, and was given the award?", [part1, part2], texts)
     assert found is not None and found.name == "Petra Lindqvist"
 
