@@ -38,6 +38,13 @@ def _assistant(args, need_index: bool = True):
 
 def cmd_ingest(args):
     a = _assistant(args, need_index=False)
+    if args.watch:
+        if args.json:
+            raise InputError("--watch prints one line per change; it cannot be combined with --json")
+        from .watch import Watcher
+
+        Watcher(a, args.paths or ["seeds"], rebuild=args.rebuild).run()
+        return
     report = a.ingest(*(args.paths or ["seeds"]), progress=None, rebuild=args.rebuild)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -211,7 +218,7 @@ def cmd_config(args):
 def cmd_serve(args):
     from .web import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, watch=args.watch)
 
 
 def cmd_eval(args):
@@ -249,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rebuild",
         action="store_true",
         help="re-embed everything into a fresh index (after changing the embedding model)",
+    )
+    s.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running and re-sync on every change to the files (one line per change; Ctrl-C stops)",
     )
     _collection_option(s)
     s.set_defaults(fn=cmd_ingest)
@@ -306,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the web app")
     s.add_argument("--host", default=None, help="default 127.0.0.1")
     s.add_argument("--port", type=int, default=None, help="default 7860")
+    s.add_argument(
+        "--watch",
+        nargs="+",
+        metavar="DIR",
+        default=None,
+        help="also keep these files and folders indexed while they change (one line per change)",
+    )
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("eval", help="measure answer quality and speed on a question set")

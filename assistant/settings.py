@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         le=256,
     )
     upload_dir: str = _field("", "index", "Where the web app saves uploads; empty = <index_dir>/uploads.")
+    watch_debounce_ms: int = _field(
+        500,
+        "index",
+        "With `--watch`: quiet time (ms) after a file change before the index is re-synced; "
+        "a burst of changes is one sync.",
+        ge=50,
+        le=60_000,
+    )
 
     # -- retrieval -----------------------------------------------------------------------
     top_k: int = _field(10, "retrieval", "Passages shown by search and used to pick evidence.", ge=1, le=200)

@@ -1083,8 +1083,11 @@ def _warm_up(assistant) -> None:
         log.info("warm-up failed: %s", e)
 
 
-def serve(host: str | None = None, port: int | None = None) -> None:
-    """``assistant serve``: run the web app until interrupted (127.0.0.1:7860 by default)."""
+def serve(host: str | None = None, port: int | None = None, watch: list[str] | None = None) -> None:
+    """``assistant serve``: run the web app until interrupted (127.0.0.1:7860 by default).
+
+    ``watch``: files and folders kept in sync while they change (``assistant/watch.py``).
+    """
     from .core import Assistant
     from .settings import Settings
 
@@ -1095,6 +1098,10 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     assistant = Assistant(settings)
     app = build_app(assistant)
     threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
+    if watch:  # a thread on this same Assistant: each sync stamps a new store version, which the next search sees
+        from .watch import Watcher
+
+        Watcher(assistant, watch).start()
     try:
         launch(app, host, port, auth, prevent_thread_lock=True, openai_api=assistant)
     except OSError as e:
