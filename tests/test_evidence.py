@@ -4,7 +4,7 @@ from assistant.evidence import Source, render_sources
 from assistant.schema import Chunk, Passage
 
 
-def _source(n, path, text, context="", title="", date="2023-10-02"):
+def _source(n, path, text, context="", title="", date="2026-04-02"):
     c = Chunk(
         id=f"{path}:{n}",
         source=path,
@@ -20,27 +20,27 @@ def _source(n, path, text, context="", title="", date="2023-10-02"):
 
 
 def test_each_document_heading_is_written_once_with_outlet_and_day():
-    ctx = "Title: SBF offered $5B to Trump | Source: TechCrunch | Author: A | Date: 2023-10-02T10:00:00+00:00"
+    ctx = "Title: Harbour fees rise in May | Source: Coast Times | Author: A | Date: 2026-04-02T10:00:00+00:00"
     shown = render_sources(
         [
-            _source(1, "/c/a.txt", "First  fact.", ctx, "SBF offered $5B to Trump"),
-            _source(2, "/c/a.txt", "Second fact.", ctx, "SBF offered $5B to Trump"),
+            _source(1, "/c/a.txt", "First  fact.", ctx, "Harbour fees rise in May"),
+            _source(2, "/c/a.txt", "Second fact.", ctx, "Harbour fees rise in May"),
             _source(3, "/c/b.txt", "Other fact.", "", "b"),  # no header; title is the file name
         ]
     )
     assert shown.splitlines() == [
-        'From "SBF offered $5B to Trump" (TechCrunch, 2023-10-02):',
+        'From "Harbour fees rise in May" (Coast Times, 2026-04-02):',
         "[1] First fact.",
         "[2] Second fact.",
-        "From 2023-10-02:",
+        "From 2026-04-02:",
         "[3] Other fact.",
     ]
 
 
 def test_untitled_snippets_and_unknown_dates_are_not_shown_as_metadata():
     ctx = (
-        "Title: (untitled web search result snippet) | Source: RGB benchmark (Chen et al. 2023), data/en_fact.json"
+        "Title: (no title recorded) | Source: export of the city records office archive, box 12, folder 3"
         " | Date: unknown"
     )
-    shown = render_sources([_source(1, "/c/r.txt", "Spain won.", ctx, "(untitled web search result snippet)")])
-    assert shown.splitlines() == ["From an untitled document:", "[1] Spain won."]
+    shown = render_sources([_source(1, "/c/r.txt", "The ferry left at noon.", ctx, "(no title recorded)")])
+    assert shown.splitlines() == ["From an untitled document:", "[1] The ferry left at noon."]
