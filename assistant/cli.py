@@ -215,6 +215,17 @@ def cmd_config(args):
         print(f"{row['env']:<30} = {shown[row['name']]!s:<22}  # {row['description']}")
 
 
+def cmd_feedback(args):
+    from .feedback import FeedbackStore, report_text
+    from .settings import Settings
+
+    rep = FeedbackStore.of(Settings.load()).report()
+    if args.json:
+        print(json.dumps(rep, indent=2, ensure_ascii=False))
+        return
+    print(report_text(rep))
+
+
 def cmd_serve(args):
     from .web import serve
 
@@ -314,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("config", help="print the effective settings (secrets masked)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_config)
+
+    s = sub.add_parser("feedback", help="report the web app's thumbs up/down: counts, down-voted questions")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(fn=cmd_feedback)
 
     s = sub.add_parser("serve", help="start the web app")
     s.add_argument("--host", default=None, help="default 127.0.0.1")

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         le=256,
     )
     upload_dir: str = _field("", "index", "Where the web app saves uploads; empty = <index_dir>/uploads.")
+    feedback_file: str = _field(
+        "",
+        "index",
+        "JSONL file of the web app's thumbs up/down (read by `assistant feedback`); "
+        "empty = <index_dir>/feedback.jsonl.",
+    )
     watch_debounce_ms: int = _field(
         500,
         "index",
@@ -163,6 +169,10 @@ class Settings(BaseSettings):
     @property
     def uploads(self) -> Path:
         return Path(self.upload_dir or Path(self.index_dir) / "uploads")
+
+    @property
+    def feedback(self) -> Path:
+        return Path(self.feedback_file or Path(self.index_dir) / "feedback.jsonl")
 
     def shown(self) -> dict[str, Any]:
         """The effective values with secrets masked: what ``assistant config`` prints."""

@@ -47,6 +47,18 @@ Design and trade-offs:
   a collection of the index (``Assistant.using``); changing either moves the other and refreshes
   the document list and the "Ask within" choices. Uploads to another collection than the default
   are saved in ``<uploads>/<collection>/``. ``/ask`` and ``/search`` take an optional ``collection``.
+* **Copy, export, feedback, stop.** Each message has Gradio's copy button; a capture listener then
+  puts the text *as shown* on the clipboard ("... at noon [1]. Sources: [1] Title"), not the
+  message's Markdown source with its escapes and citation links. "Export (Markdown)" downloads this
+  session's conversation (questions, answers, numbered citations with title, date, page, section and
+  the exact quote), rebuilt from the session's own state after every answer by
+  ``feedback.write_export`` into a per-session temporary folder; no other session's data can be in
+  it. Thumbs up/down (``feedback_options``) append a line to the feedback file (``feedback.py``:
+  question, answer, citations, vote, time) and open an optional comment box whose text is a second
+  line for the same answer; ``assistant feedback`` reports them. A vote on an unfinished answer is
+  refused. The Stop button, shown while an answer streams, cancels the chat event (Gradio closes the
+  generator, which frees the answer slot); the message keeps the verified text so far, marked
+  "Stopped", and a step already under way is dropped when it returns.
 * **Errors** users can cause (empty question, unreachable LLM server, unreadable upload, index
   problems) become ``gr.Warning`` toasts and a message in the chat; anything unexpected is
   logged on the server and shown as one line, never a traceback.
@@ -79,6 +91,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import unicodedata
 from collections import Counter
@@ -89,7 +102,7 @@ from typing import Any
 
 import gradio as gr  # noqa: E402
 
-from . import phrases, queueing  # noqa: E402
+from . import feedback, phrases, queueing  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
 from .errors import AssistantError, IndexNotReady, LLMError, SettingsError, StoreError  # noqa: E402
@@ -481,6 +494,13 @@ a.cite, a.show-passage { color: var(--color-accent); text-decoration: none; font
 a.cite:hover, a.show-passage:hover { text-decoration: underline; }
 a.cite.active-cite { background: #fde68a; color: #111; border-radius: 3px; }
 #cite-key, #cite-go { display: none !important; }
+#doc-table th[data-heading="1"] span, #doc-table th[data-heading="2"] span, #doc-table [data-col="1"] span,
+#doc-table [data-col="2"] span, #doc-table .sizing-body td:nth-child(2) .cell-wrap, #doc-table .sizing-body td:nth-child(3) .cell-wrap
+  { white-space: nowrap !important; overflow-wrap: normal !important; word-break: keep-all !important; }
+#doc-table [data-col="3"] span, #doc-table .sizing-body td:nth-child(4) .cell-wrap { overflow-wrap: anywhere; }
+#doc-table .table-wrap { overflow-x: auto; }
+#chat-actions { gap: 8px; }
+#feedback-note { font-size: .85em; opacity: .8; min-height: 0; }
 #chat-row { align-items: flex-start; }
 @media (max-width: 640px) {
   .gradio-container { padding: 0 6px !important; }
@@ -494,6 +514,17 @@ JS = r"""
   window.__assistantWired = true;
   // Citation and passage links live inside chat and panel HTML: one delegated listener.
   document.addEventListener('click', (e) => {
+    // A message's copy button (the first of its buttons): Gradio copies the message's Markdown source
+    // (escapes, citation links); once its handler has run, put the text as shown on the clipboard.
+    const btn = e.target.closest && e.target.closest('#chatbot .message-buttons button');
+    if (btn && btn === btn.parentElement.querySelector('button')) {
+      let box = btn.parentElement;
+      while (box && !box.querySelector('[data-testid="bot"], [data-testid="user"]')) box = box.parentElement;
+      const shown = box ? box.querySelectorAll('[data-testid="bot"] .message-content, [data-testid="user"] .message-content') : [];
+      const text = shown.length ? shown[shown.length - 1].innerText.trim() : '';
+      if (text && navigator.clipboard) setTimeout(() => navigator.clipboard.writeText(text).catch(() => {}), 0);
+      return;
+    }
     const a = e.target.closest && e.target.closest('a[href^="#cite-"], a[href^="#passage-"]');
     if (!a) return;
     e.preventDefault();
@@ -531,7 +562,23 @@ def gradio_slots(gate: queueing.Gate) -> int:
 
 
 def _new_session() -> dict:
-    return {"history": [], "messages": [], "turns": {}, "next_turn": 1}
+    return {"history": [], "messages": [], "turns": {}, "next_turn": 1, "last_vote": None}
+
+
+def _turn_of_message(session: dict | None, index) -> dict | None:
+    """The turn record whose answer is chat message ``index`` (a like event's index)."""
+    if isinstance(index, (list, tuple)):
+        index = index[0] if index else None
+    for record in (session or {}).get("turns", {}).values():
+        if record.get("message") == index:
+            return record
+    return None
+
+
+def _answered_turns(session: dict | None) -> list[dict]:
+    """This session's turns that have an answer (complete, or stopped part-way), in order."""
+    turns = (session or {}).get("turns", {})
+    return [turns[t] for t in sorted(turns) if turns[t].get("answer") is not None]
 
 
 def build_app(assistant) -> gr.Blocks:
@@ -540,25 +587,66 @@ def build_app(assistant) -> gr.Blocks:
     gate = queueing.gate(assistant)
 
     # ---- chat ---------------------------------------------------------------------------
+    votes = feedback.FeedbackStore.of(settings)
+
+    def export_update(session: dict | None, collection: str | None = None):
+        """The export button's file: this session's answered turns as Markdown (none yet: disabled)."""
+        turns = _answered_turns(session)
+        if not turns or session is None:
+            return gr.update(value=None, interactive=False)
+        try:
+            folder = session.get("export_dir") or tempfile.mkdtemp(prefix="assistant-export-")
+            session["export_dir"] = folder
+            path = feedback.write_export(turns, folder, collection=collection or settings.collection)
+        except OSError as e:
+            log.warning("cannot write the conversation export: %s", e)
+            return gr.update(value=None, interactive=False)
+        return gr.update(value=str(path), interactive=True)
+
     def respond(question: str, docs: list[str] | None, collection: str | None, session: dict):
+        """The chat event: the answer's steps, with the Stop button shown while they run and the
+        export refreshed at the end. Outputs: question, chat, passages, session, stop, export."""
+        session = session or _new_session()
+        shown = False
+        for out in answer_steps(question, docs, collection, session):
+            yield (*out, gr.skip() if shown else gr.update(visible=True), gr.skip())
+            shown = True
+        yield (
+            gr.skip(),
+            list(session["messages"]),
+            gr.skip(),
+            session,
+            gr.update(visible=False),
+            export_update(session, collection),
+        )
+
+    def answer_steps(question: str, docs: list[str] | None, collection: str | None, session: dict):
         question = " ".join((question or "").split())
         if not question:
             gr.Warning("Type a question about your documents first.")
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        session = session or _new_session()
         turn = session["next_turn"]
         session["next_turn"] += 1
-        record: dict[str, Any] = {"citations": [], "passages": []}
-        session["turns"][turn] = record
         messages = session["messages"]
         messages.append({"role": "user", "content": md_escape(question)})
         messages.append({"role": "assistant", "content": "_Searching your documents…_"})
+        record: dict[str, Any] = {
+            "citations": [],
+            "passages": [],
+            "question": question,
+            "id": feedback.new_id(),
+            "message": len(messages) - 1,  # the chat message of the answer: likes name it by index
+            "text": "",
+        }
+        session["turns"][turn] = record
         yield "", list(messages), PASSAGES_HINT, session
 
         text = ""
         try:
             for event in gate.stream(question, list(session["history"]), docs or None, collection=collection or None):
+                if record.get("stopped"):  # the Stop button: the message is already final
+                    return
                 if event.kind == "waiting":  # in line: position and estimate, until the turn starts
                     messages[-1]["content"] = f"_⏳ {esc(event.data.text())}…_"
                     yield gr.skip(), list(messages), gr.skip(), session
@@ -576,11 +664,13 @@ def build_app(assistant) -> gr.Blocks:
                     record["citations"].append(event.data.to_dict())
                 elif event.kind == "text":
                     text += event.data
+                    record["text"] = text
                     messages[-1]["content"] = render_answer(text, turn, streaming=True)
                     yield gr.skip(), list(messages), gr.skip(), session
                 elif event.kind == "answer":
                     answer = event.data
                     record["citations"] = [c.to_dict() for c in answer.citations]
+                    record.update(answer=answer.answer, refused=answer.refused, done=True)
                     if answer.refused:
                         record["passages"] = [_passage_dict(p) for p in answer.passages]
                         content = render_answer(answer.answer, turn)
@@ -616,7 +706,77 @@ def build_app(assistant) -> gr.Blocks:
             yield gr.skip(), list(messages), gr.skip(), session
 
     def new_chat():
-        return "", [], EVIDENCE_HINT, PASSAGES_HINT, _new_session()
+        none = gr.update(value=None, interactive=False)
+        return "", [], EVIDENCE_HINT, PASSAGES_HINT, _new_session(), none, gr.update(visible=False), ""
+
+    def stop_answer(session: dict | None, collection: str | None = None):
+        """The Stop button (Gradio cancels the chat event): the answer so far, marked stopped."""
+        turns = (session or {}).get("turns", {})
+        record = turns[max(turns)] if turns else None
+        if session is None or record is None or record.get("done") or record.get("stopped"):
+            return gr.skip(), gr.skip(), gr.update(visible=False), gr.skip()
+        record.update(stopped=True, answer=record.get("text", ""))
+        partial = render_answer(record["answer"], max(turns)) if record["answer"] else ""
+        session["messages"][record["message"]]["content"] = (partial + "\n\n" if partial else "") + "_Stopped._"
+        return list(session["messages"]), session, gr.update(visible=False), export_update(session, collection)
+
+    def vote(session: dict | None, collection: str | None, like: gr.LikeData):
+        """A thumb on an answer: one line in the feedback file; then an optional comment box."""
+        record = _turn_of_message(session, like.index)
+        if session is None or record is None or not record.get("done"):
+            gr.Info("Only a finished answer can be rated.")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        choice = "up" if like.liked is True else "down" if like.liked is False else "none"
+        try:
+            votes.add(
+                answer_id=record["id"],
+                question=record["question"],
+                answer=record["answer"],
+                vote=choice,
+                citations=record["citations"],
+                refused=bool(record.get("refused")),
+                collection=collection or settings.collection,
+            )
+        except OSError as e:
+            gr.Warning(f"Cannot save the feedback: {e.strerror or e}")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        record["vote"] = choice
+        session["last_vote"] = record["id"] if choice != "none" else None
+        if choice == "none":
+            return gr.update(visible=False), gr.update(value=""), "Rating removed.", session
+        hint = "What was wrong or missing?" if choice == "down" else "What was useful?"
+        note = "Thanks: your rating was saved. You can add a comment."
+        return gr.update(visible=True), gr.update(value="", placeholder=hint), note, session
+
+    def send_comment(comment: str, session: dict | None, collection: str | None = None):
+        """The optional comment after a vote: a new line for the same answer (the report keeps the last)."""
+        record = next(
+            (r for r in (session or {}).get("turns", {}).values() if r.get("id") == (session or {}).get("last_vote")),
+            None,
+        )
+        comment = (comment or "").strip()
+        if record is None or not comment:
+            gr.Warning(
+                "Rate an answer with 👍 or 👎 first, then write a comment."
+                if record is None
+                else "The comment is empty."
+            )
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            votes.add(
+                answer_id=record["id"],
+                question=record["question"],
+                answer=record["answer"],
+                vote=record.get("vote", "none"),
+                citations=record["citations"],
+                comment=comment,
+                refused=bool(record.get("refused")),
+                collection=collection or settings.collection,
+            )
+        except OSError as e:
+            gr.Warning(f"Cannot save the comment: {e.strerror or e}")
+            return gr.skip(), gr.skip(), gr.skip()
+        return gr.update(visible=False), gr.update(value=""), "Thanks: your comment was saved."
 
     def show_evidence(key: str, session: dict):
         m = re.fullmatch(r"(cite|passage)-(\d+)-(\d+)", (key or "").strip())
@@ -809,8 +969,8 @@ def build_app(assistant) -> gr.Blocks:
                             elem_id="chatbot",
                             height="min(62vh, 560px)",
                             latex_delimiters=[],
-                            buttons=[],
-                            feedback_options=None,
+                            buttons=["copy"],  # one per message; JS makes it copy the text as shown
+                            feedback_options=["Like", "Dislike"],  # thumbs up/down -> vote()
                             placeholder=_placeholder(assistant),
                         )
                         with gr.Row(equal_height=True):
@@ -825,7 +985,30 @@ def build_app(assistant) -> gr.Blocks:
                                 autofocus=True,
                             )
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask-btn")
-                        new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                        with gr.Row(equal_height=True, elem_id="chat-actions"):
+                            new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                            stop_btn = gr.Button("Stop", size="sm", variant="stop", visible=False, elem_id="stop-btn")
+                            export_btn = gr.DownloadButton(
+                                "Export (Markdown)",
+                                value=None,
+                                size="sm",
+                                variant="secondary",
+                                interactive=False,
+                                elem_id="export-btn",
+                            )
+                        with gr.Row(visible=False, equal_height=True, elem_id="comment-row") as comment_row:
+                            comment = gr.Textbox(
+                                show_label=False,
+                                placeholder="What was wrong or missing?",
+                                scale=5,
+                                min_width=160,
+                                max_lines=4,
+                                elem_id="comment",
+                            )
+                            comment_btn = gr.Button(
+                                "Send comment", size="sm", scale=1, min_width=90, elem_id="comment-btn"
+                            )
+                        feedback_note = gr.Markdown(elem_id="feedback-note")
                         chat_collection = gr.Dropdown(
                             label="Collection",
                             info="The set of documents to ask.",
@@ -863,7 +1046,9 @@ def build_app(assistant) -> gr.Blocks:
                     interactive=False,
                     wrap=True,
                     elem_id="doc-table",
-                    column_widths=["30%", "14%", "10%", "46%"],
+                    # Date and Chunks in pixels: never narrower than "2026-12-01" (kept on one line by CSS), so
+                    # at 390 px the table scrolls sideways inside its box instead of wrapping dates as "202 6-".
+                    column_widths=["30%", "96px", "72px", "44%"],
                 )
                 with gr.Row(equal_height=False):
                     with gr.Column(min_width=300):
@@ -888,22 +1073,45 @@ def build_app(assistant) -> gr.Blocks:
         chat_io = dict(
             fn=respond,
             inputs=[question, scope, chat_collection, session],
-            outputs=[question, chatbot, passages, session],
+            outputs=[question, chatbot, passages, session, stop_btn, export_btn],
             api_visibility="private",
             **answer_limits,
         )
         # One listener for both triggers: trigger_mode="once" then ignores a second question while
         # this browser's answer is still being written (it would interleave with the first).
-        gr.on(triggers=[question.submit, ask_btn.click], trigger_mode="once", **chat_io)
+        answering = gr.on(triggers=[question.submit, ask_btn.click], trigger_mode="once", **chat_io)
+        stop_btn.click(
+            stop_answer,
+            inputs=[session, chat_collection],
+            outputs=[chatbot, session, stop_btn, export_btn],
+            cancels=[answering],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
         chatbot.clear(
             new_chat,
-            outputs=[question, chatbot, evidence, passages, session],
+            outputs=[question, chatbot, evidence, passages, session, export_btn, comment_row, feedback_note],
             api_visibility="private",
             concurrency_limit=None,
         )
         new_btn.click(
             new_chat,
-            outputs=[question, chatbot, evidence, passages, session],
+            outputs=[question, chatbot, evidence, passages, session, export_btn, comment_row, feedback_note],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        chatbot.like(
+            vote,
+            inputs=[session, chat_collection],
+            outputs=[comment_row, comment, feedback_note, session],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        gr.on(
+            triggers=[comment.submit, comment_btn.click],
+            fn=send_comment,
+            inputs=[comment, session, chat_collection],
+            outputs=[comment_row, comment, feedback_note],
             api_visibility="private",
             concurrency_limit=None,
         )

@@ -5,13 +5,20 @@ question (streamed answer, passages panel, clickable citation, highlighted quote
 document), then an uploaded document and a follow-up question about it, answered with a
 citation into the upload. Screenshots go to test-artifacts/ (1366x768 and 390x844); a small
 laptop one is copied to docs/screenshot.png.
+
+The copy button, thumbs up/down, the Markdown export, the Stop button and the Documents table at
+390 px are checked over a scripted assistant (``ScriptedAssistant``: a cited answer into a real
+file, no models), so they cost seconds, not LLM minutes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +31,6 @@ from assistant.web import build_app, launch  # noqa: E402
 # Gradio's local queue statistics use a pandas option pandas deprecates: not ours to fix.
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.llm,
     pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
 ]
 
@@ -132,6 +138,7 @@ def save_docs_screenshot(src: Path):
     return dest
 
 
+@pytest.mark.llm
 def test_chat_citations_upload_and_layout(server, browser, tmp_path):
     url, assistant = server
     ARTIFACTS.mkdir(exist_ok=True)
@@ -247,6 +254,7 @@ def test_chat_citations_upload_and_layout(server, browser, tmp_path):
     page.close()
 
 
+@pytest.mark.llm
 def test_phone_page_has_no_horizontal_overflow(server, browser):
     url, _ = server
     page = open_app(browser, url, PHONE)
@@ -255,3 +263,159 @@ def test_phone_page_has_no_horizontal_overflow(server, browser):
     page.wait_for_selector("#upload")
     assert no_horizontal_overflow(page)
     page.close()
+
+
+# --------------------------------------------------------------------------- copy, feedback, export, stop (scripted)
+
+FERRY = "Title: Harbor timetable\n\n# Departures\n\nThe ferry leaves the harbor at noon. It returns at six.\n"
+FERRY_QUOTE = "The ferry leaves the harbor at noon."
+
+
+class ScriptedAssistant:
+    """What build_app uses of an Assistant: a cited answer into a real file, no models. A question
+    with "slowly" in it waits after its first sentence until ``hold`` is set (for the Stop button)."""
+
+    name = "documents"
+
+    def __init__(self, settings, doc: Path):
+        self.settings, self.store, self.doc = settings, self, doc
+        self.text = doc.read_text(encoding="utf-8")
+        self.hold = threading.Event()
+        self.closed: list[str] = []  # questions whose answer stream was closed (finished or cancelled)
+
+    def version(self):
+        return "v1"
+
+    def count(self):
+        return 1
+
+    def documents(self):
+        return [{"title": "Harbor timetable", "date": "2026-12-01", "chunks": 1, "source": str(self.doc)}]
+
+    def stream(self, question, history=None, docs=None):
+        from assistant.answer import Event
+        from assistant.schema import Answer, Chunk, Citation, Passage
+
+        start = self.text.index(FERRY_QUOTE)
+        chunk = Chunk("c1", str(self.doc), "Harbor timetable", "2026-12-01", "h", 0, len(self.text), self.text)
+        cite = Citation(
+            1, str(self.doc), "Harbor timetable", "2026-12-01", start, start + len(FERRY_QUOTE), FERRY_QUOTE, 1.0,
+            section="Departures",
+        )  # fmt: skip
+        try:
+            yield Event("passages", [Passage(chunk, 1.0)])
+            yield Event("text", "The ferry leaves at noon [1].")
+            if "slowly" in question:
+                self.hold.wait(60)
+                yield Event("text", " It returns at six [1].")
+            yield Event("citation", cite)
+            yield Event("answer", Answer(question, "The ferry leaves at noon [1].", False, citations=[cite]))
+        finally:
+            self.closed.append(question)
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scripted-web")
+    doc = root / "harbor.txt"
+    doc.write_text(FERRY, encoding="utf-8")
+    a = ScriptedAssistant(Settings.load(index_dir=str(root / "index")), doc)
+    app = build_app(a)
+    port = free_port()
+    launch(app, "127.0.0.1", port, prevent_thread_lock=True)
+    yield f"http://127.0.0.1:{port}/", a
+    a.hold.set()
+    app.close()
+
+
+def scripted_page(browser, url, viewport=LAPTOP):
+    context = browser.new_context(viewport=viewport)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    return page
+
+
+def answer_buttons(page):
+    """The buttons under the latest answer: copy, thumbs down, thumbs up (in Gradio's order)."""
+    return page.locator("#chatbot .message-buttons").last.locator("button")
+
+
+def test_copy_thumbs_down_with_comment_and_export(scripted, browser):
+    url, assistant = scripted
+    feedback_file = Path(assistant.settings.feedback)
+    page = scripted_page(browser, url)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    expect(page.locator("#export-btn")).to_be_disabled()  # nothing to export yet
+    ask(page, "When does the ferry leave?", 1)
+
+    # Copy: the answer as shown, with its sources; not its Markdown source and citation links.
+    answer_buttons(page).first.click()
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.includes('Sources'))")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("The ferry leaves at noon [1].") and "Harbor timetable" in copied, copied
+    assert "<a" not in copied and "&#91;" not in copied and "\\" not in copied
+
+    # Thumbs down: one JSONL line with the question, answer, citations and vote; then a comment.
+    before = feedback_file.read_text().count("\n") if feedback_file.exists() else 0
+    page.locator("#chatbot .message-buttons button[aria-label='Dislike']").last.click()
+    page.locator("#comment textarea").wait_for(state="visible")
+    deadline = time.time() + 20
+    while time.time() < deadline and (not feedback_file.exists() or feedback_file.read_text().count("\n") == before):
+        time.sleep(0.1)
+    line = json.loads(feedback_file.read_text().splitlines()[-1])
+    assert line["vote"] == "down" and line["question"] == "When does the ferry leave?"
+    assert line["answer"] == "The ferry leaves at noon [1]." and line["citations"][0]["quote"] == FERRY_QUOTE
+    assert line["time"] and line["comment"] == ""
+    page.fill("#comment textarea", "It also returns at six")
+    page.click("#comment-btn")
+    expect(page.locator("#feedback-note")).to_contain_text("comment was saved")
+    last = json.loads(feedback_file.read_text().splitlines()[-1])
+    assert (last["id"], last["vote"], last["comment"]) == (line["id"], "down", "It also returns at six")
+
+    # Export: this conversation as Markdown, with the citation's exact quote.
+    expect(page.locator("#export-btn")).to_be_enabled()
+    with page.expect_download() as download:
+        page.click("#export-btn")
+    md = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.endswith(".md")
+    assert "## 1. When does the ferry leave?" in md and f"> {FERRY_QUOTE}" in md
+    assert "**Harbor timetable** · 2026-12-01 · § Departures" in md
+    assert not errors, errors
+    page.context.close()
+
+
+def test_stop_button_cancels_a_streaming_answer_and_the_table_fits_a_phone(scripted, browser):
+    url, assistant = scripted
+    page = scripted_page(browser, url, PHONE)
+    expect(page.locator("#stop-btn")).to_be_hidden()
+    page.fill("#question textarea", "When does the ferry leave, slowly?")
+    page.click("#ask-btn")
+    page.locator("#chatbot a.cite").first.wait_for()  # the first sentence is shown, the rest is held back
+    page.click("#stop-btn")
+    expect(page.locator("#chatbot .message-row.bot-row").last).to_contain_text("Stopped.")
+    expect(page.locator("#stop-btn")).to_be_hidden()
+    # The step under way (here: held; with an LLM, the sentence being written) ends, its text is
+    # dropped, and Gradio closes the answer's generator: the answer slot is free again.
+    assistant.hold.set()
+    deadline = time.time() + 20
+    while time.time() < deadline and "When does the ferry leave, slowly?" not in assistant.closed:
+        time.sleep(0.1)
+    assert "When does the ferry leave, slowly?" in assistant.closed
+    assert "returns at six" not in bot_messages(page)[-1]
+    ask(page, "When does the ferry leave?", 1)  # the chat works again after a stop (the first has no sources)
+    assert len(bot_messages(page)) == 2 and "Sources" in bot_messages(page)[-1]
+
+    # The Documents table at 390 px: the date on one line, nothing overflows the page.
+    page.get_by_role("tab", name="Documents").click()
+    cell = page.locator("#doc-table [data-col='1'] span").first
+    expect(cell).to_have_text("2026-12-01")
+    one_line = cell.evaluate(
+        "e => e.getClientRects().length === 1 && e.getBoundingClientRect().height < 1.8 * parseFloat(getComputedStyle(e).lineHeight)"
+    )
+    assert one_line
+    assert no_horizontal_overflow(page)
+    page.context.close()
