@@ -212,6 +212,7 @@ def find(question: str, part_sources: list[list[Source]], texts: list[str]) -> B
     quotes: list[Source] = []
     for sources in part_sources:
         naming = [s for s in sources if _mentions(s.text, members)]
+        naming.sort(key=lambda s: not _mentions(s.text, [shown.lower()]))  # the full name first, if a quote has it
         if naming and all((q.source, q.start) != (naming[0].source, naming[0].start) for q in quotes):
             quotes.append(naming[0])
     return Bridge(shown, quotes, parts_n, mentions, runner_up[2] if runner_up else None)

@@ -28,6 +28,17 @@ def test_the_name_both_parts_mention_wins_and_each_quote_names_it():
     assert all("Olsen" in s.text for s in found.sources)
 
 
+def test_a_quote_with_the_full_name_is_preferred():
+    part1 = [
+        _src("Olsen rebuilt the old lighthouse on Kell Point.", "gazette.txt"),
+        _src("The stairs were rebuilt by Marta Olsen as well.", "gazette.txt", 60),
+    ]
+    part2 = [_src("On Friday the medal went to Marta Olsen.", "times.txt")]
+    found = bridge.find(QUESTION, [part1, part2], [])
+    assert found is not None and found.name == "Marta Olsen"
+    assert found.sources[0].start == 60  # the quote that writes "Marta Olsen", not only "Olsen"
+
+
 def test_initials_count_for_the_full_name():
     part1 = [_src("Nora Beck Lund designed the bridge, the council said.", "a.txt")]
     part2 = [_src("The ferry terminal was also designed by NBL, and Ivo Brandt built it.", "b.txt")]
