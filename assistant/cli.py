@@ -226,6 +226,70 @@ def cmd_feedback(args):
     print(report_text(rep))
 
 
+def _read_password(args, name: str) -> str:
+    """The new password: the first line of stdin (``--password-stdin``), else asked twice on the terminal."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    if not sys.stdin.isatty():
+        raise InputError("no terminal to ask the password on: pipe it in with --password-stdin")
+    import getpass
+
+    password = getpass.getpass(f"Password for {name}: ")
+    if getpass.getpass("Again: ") != password:
+        raise InputError("the two passwords differ; nothing was changed")
+    return password
+
+
+def cmd_users(args):
+    from .accounts import Accounts, collection_of, purge
+    from .settings import Settings
+
+    settings = Settings.load()
+    accounts = Accounts.of(settings)
+    if args.action == "list":
+        rows = accounts.list()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return
+        for r in rows:
+            key = f"key asst-{r['key']}-…" if r["key"] else "no API key"
+            print(f"{r['name']:<24} {r['collection']:<30} {key:<26} created {r['created']}")
+        print(f"{len(rows)} user{'s' if len(rows) != 1 else ''} in {accounts.path}")
+        return
+    if not args.name:
+        raise InputError(f"`assistant users {args.action}` needs a user name")
+    if args.action == "add":
+        first = not accounts.active()
+        name = accounts.add(args.name, _read_password(args, args.name))
+        print(f"added {name} (private collection {collection_of(name)}; shared: {settings.collection})")
+        if first:
+            print(
+                "the web app and the /v1 API now require a login or a key (`assistant users key NAME`); "
+                "restart a running `assistant serve`",
+                file=sys.stderr,
+            )
+    elif args.action == "passwd":
+        accounts.set_password(args.name, _read_password(args, args.name))
+        print(f"changed the password of {args.name}")
+    elif args.action == "remove":
+        accounts.remove(args.name)
+        print(f"removed {args.name}")
+        if args.purge:
+            for what in purge(settings, args.name):
+                print(f"deleted {what}")
+        else:
+            print(
+                f"kept their collection {collection_of(args.name)} and uploads "
+                "(--purge deletes them; a new user of the same name would see them)",
+                file=sys.stderr,
+            )
+    elif args.action == "key":
+        key = accounts.issue_key(args.name)
+        print(f"API key for {args.name} (shown once; it replaces any earlier key):", file=sys.stderr)
+        print(key)
+
+
 def cmd_serve(args):
     from .web import serve
 
@@ -329,6 +393,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("feedback", help="report the web app's thumbs up/down: counts, down-voted questions")
     s.add_argument("--json", action="store_true", help="print the report as JSON")
     s.set_defaults(fn=cmd_feedback)
+
+    s = sub.add_parser("users", help="accounts: with a user, the web app and /v1 need a login; private documents")
+    s.add_argument("action", choices=["add", "remove", "list", "key", "passwd"])
+    s.add_argument("name", nargs="?", help="the user name (lower-case letters, digits, . _ -)")
+    s.add_argument(
+        "--password-stdin", action="store_true", help="add/passwd: read the password from the first line of stdin"
+    )
+    s.add_argument("--purge", action="store_true", help="remove: also delete their private collection and uploads")
+    s.add_argument("--json", action="store_true", help="list: print JSON")
+    s.set_defaults(fn=cmd_users)
 
     s = sub.add_parser("serve", help="start the web app")
     s.add_argument("--host", default=None, help="default 127.0.0.1")

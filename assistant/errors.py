@@ -6,8 +6,8 @@ one line saying what happened and what to do. Front ends (CLI, web app, HTTP API
 that line; anything else is a bug, logged with its traceback (to the server log or, for the CLI,
 ``ASSISTANT_DEBUG=1``) and shown as a one-line "unexpected error". Subclasses exist only where a
 caller acts differently: an HTTP API maps ``InputError``/``SettingsError`` to 400,
-``IndexNotReady`` to 409, ``Busy`` to 429 (with ``Retry-After``) and the rest to 503; ingest skips
-an ``UnreadableFile`` and goes on.
+``IndexNotReady`` to 409, ``Busy`` to 429 (with ``Retry-After``), ``Forbidden`` to 403 and the rest
+to 503; ingest skips an ``UnreadableFile`` and goes on.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ class TimedOut(AssistantError):
     """A question was not answered within ``answer_timeout_s`` (waiting in line included)."""
 
 
+class Forbidden(AssistantError):
+    """The logged-in user (or API key) may not use that collection (``assistant/accounts.py``)."""
+
+
 class UnreadableFile(AssistantError):
     """A file that cannot become a Document; ``str(exc)`` is a one-line human reason."""
 
@@ -79,4 +83,5 @@ __all__ = [
     "UnreadableFile",
     "Busy",
     "TimedOut",
+    "Forbidden",
 ]

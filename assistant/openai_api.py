@@ -53,6 +53,11 @@ Design and trade-offs:
   checked against ``ASSISTANT_API_KEYS`` (comma-separated) with ``hmac.compare_digest``. With
   no keys set the API is open, like the page without ``ASSISTANT_AUTH``: fine on 127.0.0.1
   (the default bind), to be set before listening beyond loopback.
+* **Accounts.** With users (``assistant users add``), every request needs a key: a user's own
+  (``assistant users key NAME``) answers as that user, from their private collection (the
+  default) or the shared one, never another user's (a 403, the same whether it exists or not);
+  an ``ASSISTANT_API_KEYS`` key then reads the shared collection only. The rule lives in
+  ``assistant/accounts.py`` (``Policy.for_api``); this module only asks it for each request.
 * **Scope.** An optional top-level ``"docs": ["path", ...]`` (files or folders, as the CLI's
   ``--doc``) answers from those documents only; not OpenAI's schema, but clients can send extra
   body fields (``extra_body`` in the ``openai`` client). A path the index does not hold is a 400.
@@ -81,8 +86,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.routing import BaseRoute
 
-from . import queueing
-from .errors import AssistantError, Busy, IndexNotReady, InputError, SettingsError
+from . import accounts, queueing
+from .errors import AssistantError, Busy, Forbidden, IndexNotReady, InputError, SettingsError
 from .store import check_name
 
 log = logging.getLogger(__name__)
@@ -191,6 +196,8 @@ def _error_of(e: BaseException) -> tuple[int, str, str | None, str]:
         return 429, "rate_limit_error", "busy", str(e)
     if isinstance(e, IndexNotReady):
         return 409, "invalid_request_error", "index_not_ready", str(e)
+    if isinstance(e, Forbidden):
+        return 403, "permission_error", "forbidden", str(e)
     if isinstance(e, AssistantError):
         return 503, "server_error", "service_unavailable", str(e)
     return 500, "server_error", None, f"unexpected error ({type(e).__name__}); the server log has the details"
@@ -239,17 +246,30 @@ def router(assistant) -> APIRouter:
     created = int(time.time())
     limiter: list[anyio.CapacityLimiter] = []  # made on first use: it belongs to the server's event loop
     gate = queueing.gate(assistant)
+    policy = accounts.Policy(assistant.settings)  # with users: per-user keys and private collections
     api = APIRouter(prefix="/v1")
 
-    def denied(request: Request) -> JSONResponse | None:
-        if authorized(request.headers.get("authorization"), keys):
-            return None
+    def caller(request: Request) -> accounts.Access | None:
+        """Who sent the request (None: refused); without users, anyone with a key (or anyone)."""
+        header = request.headers.get("authorization")
+        ok = authorized(header, keys)
+        if not policy.private:
+            return accounts.LOCAL if ok else None
+        return policy.for_api(header, shared_key=ok and bool(keys))
+
+    def refused() -> JSONResponse:
+        which = "your key (`assistant users key NAME`)" if policy.private else "one of the keys in ASSISTANT_API_KEYS"
         return error_response(
             401,
-            "missing or invalid API key: send 'Authorization: Bearer <key>' with one of the keys in ASSISTANT_API_KEYS",
+            f"missing or invalid API key: send 'Authorization: Bearer <key>' with {which}",
             code="invalid_api_key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+    async def denied(request: Request) -> JSONResponse | None:
+        """The 401 for a request without a valid key, else None (a key check runs off the event loop:
+        argon2 takes milliseconds the first time a key is seen)."""
+        return None if await anyio.to_thread.run_sync(caller, request) is not None else refused()
 
     async def in_thread(fn, *args):
         if not limiter:
@@ -261,11 +281,11 @@ def router(assistant) -> APIRouter:
 
     @api.get("/models")
     async def list_models(request: Request):
-        return denied(request) or JSONResponse({"object": "list", "data": [model()]})
+        return await denied(request) or JSONResponse({"object": "list", "data": [model()]})
 
     @api.get("/models/{model_id:path}")
     async def get_model(model_id: str, request: Request):
-        return denied(request) or JSONResponse(model(model_id))
+        return await denied(request) or JSONResponse(model(model_id))
 
     def lookup(question: str, history: list[tuple[str, str]], docs: list[str] | None, collection: str | None = None):
         """(cache key, cached events or None); an empty index or a missing collection fails before anyone waits."""
@@ -301,8 +321,9 @@ def router(assistant) -> APIRouter:
 
     @api.post("/chat/completions")
     async def chat_completions(request: Request):
-        if (no := denied(request)) is not None:
-            return no
+        who = await anyio.to_thread.run_sync(caller, request)  # argon2, the first time: not on the event loop
+        if who is None:
+            return refused()
         raw = b""
         async for part in request.stream():
             raw += part
@@ -332,6 +353,10 @@ def router(assistant) -> APIRouter:
                 collection = check_name(collection)
             except InputError as e:
                 return error_response(400, str(e), code="invalid_collection")
+        try:
+            collection = who.read(collection)  # the caller's own or the shared collection, never another's
+        except Forbidden as e:
+            return _failure(e, question)
         include_usage = isinstance(body.get("stream_options"), dict) and bool(
             body["stream_options"].get("include_usage")
         )

@@ -123,9 +123,17 @@ class Settings(BaseSettings):
     # -- web -----------------------------------------------------------------------------
     host: str = _field("127.0.0.1", "web", "Address the web app binds; 0.0.0.0 exposes it to other machines.")
     port: int = _field(7860, "web", "Port of the web app and its HTTP APIs.", ge=0, le=65_535)
-    auth: str = _field("", "web", '"user:password" turns on login in the web app.')
+    auth: str = _field(
+        "", "web", '"user:password" turns on login in the web app (ignored once `assistant users` has a user).'
+    )
     api_keys: str = _field(
         "", "web", "Comma-separated bearer keys the /v1 OpenAI-compatible API requires; empty = no key needed."
+    )
+    users_file: str = _field(
+        "",
+        "web",
+        "JSON file of the accounts (`assistant users`); empty = <index_dir>/users.json. With a user in it, "
+        "the web app and /v1 require a login or key, and each user has a private collection.",
     )
     answer_concurrency: int = _field(
         1,
@@ -173,6 +181,10 @@ class Settings(BaseSettings):
     @property
     def feedback(self) -> Path:
         return Path(self.feedback_file or Path(self.index_dir) / "feedback.jsonl")
+
+    @property
+    def users(self) -> Path:
+        return Path(self.users_file or Path(self.index_dir) / "users.json")
 
     def shown(self) -> dict[str, Any]:
         """The effective values with secrets masked: what ``assistant config`` prints."""

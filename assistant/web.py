@@ -77,6 +77,12 @@ Design and trade-offs:
   from the same browser is ignored until the first answer is done (no interleaved answers).
 * **Launching.** Gradio 6 takes theme, CSS and JS in ``launch()``, not ``Blocks()``, so
   ``launch(app, ...)`` here passes them; tests and ``serve`` both use it.
+* **Accounts.** With users (``assistant users add``), ``launch`` asks for a login checked against
+  their argon2 hashes (``accounts.Policy.login``), and every handler that touches documents asks
+  ``accounts.Policy`` what the request's user (``gr.Request.username``) may use: their private
+  collection (the default, where uploads go) and the shared one, nothing else. The choosers list
+  only those two; a name typed in, another user's collection, ``/ask``, ``/search`` or a removal
+  outside them is refused with one line. The rule itself lives in ``assistant/accounts.py``.
 * **Safety defaults.** Binds 127.0.0.1, never creates share links, analytics off, login when
   ``ASSISTANT_AUTH=user:password`` is set. No asset is fetched from the internet (bundled
   fonts, no CDN), so the page works offline.
@@ -102,7 +108,7 @@ from typing import Any
 
 import gradio as gr  # noqa: E402
 
-from . import feedback, phrases, queueing  # noqa: E402
+from . import accounts, feedback, phrases, queueing  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
 from .errors import AssistantError, IndexNotReady, LLMError, SettingsError, StoreError  # noqa: E402
@@ -585,6 +591,11 @@ def build_app(assistant) -> gr.Blocks:
     """The Gradio Blocks app over an ``Assistant``. Launch it with ``launch(app, ...)``."""
     settings = assistant.settings
     gate = queueing.gate(assistant)
+    policy = accounts.Policy(settings)  # with users: logins and private collections (else everyone, everything)
+
+    def access(request: gr.Request | None) -> accounts.Access:
+        """What this request's user may read and write (``accounts.Access``)."""
+        return policy.for_user(getattr(request, "username", None))
 
     # ---- chat ---------------------------------------------------------------------------
     votes = feedback.FeedbackStore.of(settings)
@@ -603,12 +614,14 @@ def build_app(assistant) -> gr.Blocks:
             return gr.update(value=None, interactive=False)
         return gr.update(value=str(path), interactive=True)
 
-    def respond(question: str, docs: list[str] | None, collection: str | None, session: dict):
+    def respond(
+        question: str, docs: list[str] | None, collection: str | None, session: dict, request: gr.Request | None = None
+    ):
         """The chat event: the answer's steps, with the Stop button shown while they run and the
         export refreshed at the end. Outputs: question, chat, passages, session, stop, export."""
         session = session or _new_session()
         shown = False
-        for out in answer_steps(question, docs, collection, session):
+        for out in answer_steps(question, docs, collection, session, access(request)):
             yield (*out, gr.skip() if shown else gr.update(visible=True), gr.skip())
             shown = True
         yield (
@@ -620,7 +633,9 @@ def build_app(assistant) -> gr.Blocks:
             export_update(session, collection),
         )
 
-    def answer_steps(question: str, docs: list[str] | None, collection: str | None, session: dict):
+    def answer_steps(
+        question: str, docs: list[str] | None, collection: str | None, session: dict, who: accounts.Access
+    ):
         question = " ".join((question or "").split())
         if not question:
             gr.Warning("Type a question about your documents first.")
@@ -644,7 +659,7 @@ def build_app(assistant) -> gr.Blocks:
 
         text = ""
         try:
-            for event in gate.stream(question, list(session["history"]), docs or None, collection=collection or None):
+            for event in gate.stream(question, list(session["history"]), docs or None, collection=who.read(collection)):
                 if record.get("stopped"):  # the Stop button: the message is already final
                     return
                 if event.kind == "waiting":  # in line: position and estimate, until the turn starts
@@ -811,13 +826,14 @@ def build_app(assistant) -> gr.Blocks:
         except IndexNotReady:  # a new name typed in the chooser: empty until something is uploaded to it
             return []
 
-    def collection_choices(*also: str | None) -> list[str]:
-        """The chooser's names: the index's collections, the app's own and ``also`` (a new name, not yet created)."""
+    def collection_choices(*also: str | None, who: accounts.Access = accounts.LOCAL) -> list[str]:
+        """The chooser's names: the index's collections, the app's own and ``also`` (a new name, not yet
+        created); with accounts, the user's own and the shared one only."""
         try:
             names = set(collection_names(settings))
         except StoreError:
             names = set()
-        return sorted(names | {settings.collection} | {n for n in also if n})
+        return who.visible(names | {settings.collection} | {n for n in also if n})
 
     def doc_rows(collection: str | None = None):
         try:
@@ -834,10 +850,10 @@ def build_app(assistant) -> gr.Blocks:
         names = ", ".join(Path(s).name for s in scope[:3]) + (f" and {len(scope) - 3} more" if len(scope) > 3 else "")
         return f'\n\n<span class="understood">Within: {md_escape(names)}</span>'
 
-    def refresh_scope(selected=None, collection=None):
+    def refresh_scope(selected=None, collection=None, request: gr.Request | None = None):
         """The "Ask within" choices: every indexed document by title (file name added to tell twins apart)."""
         try:
-            docs = documents_of(collection)
+            docs = documents_of(access(request).read(collection))
         except USER_ERRORS:
             return gr.skip()  # refresh_docs already warned
         titles = [d["title"] or Path(d["source"]).name for d in docs]
@@ -848,7 +864,12 @@ def build_app(assistant) -> gr.Blocks:
         values = {d["source"] for d in docs}
         return gr.update(choices=options, value=[v for v in (selected or []) if v in values])
 
-    def refresh_docs(selected=None, collection=None):
+    def refresh_docs(selected=None, collection=None, request: gr.Request | None = None):
+        try:
+            collection = access(request).read(collection)
+        except USER_ERRORS as e:
+            gr.Warning(_user_message(e))
+            return gr.update(value=[]), gr.update(choices=[], value=None), ""
         rows, choices = doc_rows(collection)
         values = {c[1] for c in choices}
         summary = f"{len(rows)} document{'s' if len(rows) != 1 else ''} indexed."
@@ -858,12 +879,14 @@ def build_app(assistant) -> gr.Blocks:
             summary,
         )
 
-    def add_files(files, collection=None, progress=gr.Progress()):
+    def add_files(files, collection=None, progress=gr.Progress(), request: gr.Request | None = None):
         files = [f for f in (files or []) if f]
         if not files:
             gr.Warning("Choose one or more files to upload first.")
             return (gr.skip(),) * 6 + ("",)
         try:
+            who = access(request)
+            collection = who.write(collection)  # a user's uploads go to their own collection only
             target = on(collection)
         except USER_ERRORS as e:
             gr.Warning(_user_message(e))
@@ -876,16 +899,17 @@ def build_app(assistant) -> gr.Blocks:
                 f"{len(result.skipped)} file{'s' if len(result.skipped) != 1 else ''} skipped: "
                 + "; ".join(f"{n}: {r}" for n, r in result.skipped)[:300]
             )
-        table, dropdown, summary = refresh_docs(None, collection)
-        names = collection_choices(collection)  # the upload may have created the collection
+        table, dropdown, summary = refresh_docs(None, collection, request)
+        names = collection_choices(collection, who=who)  # the upload may have created the collection
         chooser = gr.update(choices=names)
-        return table, dropdown, summary, chooser, chooser, refresh_scope(None, collection), result.markdown()
+        return table, dropdown, summary, chooser, chooser, refresh_scope(None, collection, request), result.markdown()
 
-    def remove_doc(source, collection=None):
+    def remove_doc(source, collection=None, request: gr.Request | None = None):
         if not source:
             gr.Warning("Select a document to remove first.")
             return (gr.skip(),) * 3 + ("",)
         try:
+            collection = access(request).write(collection)  # only in the user's own collection
             on(collection).remove(source)
         except USER_ERRORS as e:
             gr.Warning(_user_message(e))
@@ -896,10 +920,10 @@ def build_app(assistant) -> gr.Blocks:
             path.unlink(missing_ok=True)  # our own copy of an upload: nothing else refers to it
             note += " The uploaded copy was deleted."
         gr.Info(f"Removed {Path(source).name}")
-        table, dropdown, summary = refresh_docs(None, collection)
+        table, dropdown, summary = refresh_docs(None, collection, request)
         return table, dropdown, summary, note
 
-    def switch_collection(collection, other, selected=None):
+    def switch_collection(collection, other, selected=None, request: gr.Request | None = None):
         """One tab's collection chooser changed: the other tab's follows, and the document list and
         the "Ask within" choices show the chosen collection. (table, remove choice, summary, the other
         chooser, scope); when both choosers already agree (the echo of the other's change), nothing."""
@@ -907,24 +931,32 @@ def build_app(assistant) -> gr.Blocks:
             return (gr.skip(),) * 5
         try:
             check_name(collection)
+            who = access(request)
+            who.read(collection)  # another user's collection, or a new name typed in: refused
         except USER_ERRORS as e:
             gr.Warning(_user_message(e))
             return (gr.skip(),) * 5
-        table, chosen, summary = refresh_docs(None, collection)
-        follow = gr.update(choices=collection_choices(collection), value=collection)
-        return table, chosen, summary, follow, refresh_scope(selected, collection)
+        table, chosen, summary = refresh_docs(None, collection, request)
+        follow = gr.update(choices=collection_choices(collection, who=who), value=collection)
+        return table, chosen, summary, follow, refresh_scope(selected, collection, request)
 
-    def load_page():
-        table, chosen, summary = refresh_docs()
-        names = gr.update(choices=collection_choices(), value=settings.collection)
-        return table, chosen, summary, names, names
+    def load_page(request: gr.Request | None = None):
+        who = access(request)
+        table, chosen, summary = refresh_docs(None, None, request)
+        names = gr.update(choices=collection_choices(who=who), value=who.default or settings.collection)
+        if not who.private:
+            return table, chosen, summary, names, names
+        info = f"Uploads go to your private collection, {who.default}; {settings.collection} is shared (read only)."
+        return table, chosen, summary, names, gr.update(**names, info=info)
 
     def pick_row(evt: gr.SelectData):
         row = getattr(evt, "row_value", None)
         return gr.update(value=row[3]) if row and len(row) > 3 else gr.skip()
 
     # ---- API ----------------------------------------------------------------------------
-    def ask(question: str, docs: list[str] | None = None, collection: str | None = None) -> dict:
+    def ask(
+        question: str, docs: list[str] | None = None, collection: str | None = None, request: gr.Request | None = None
+    ) -> dict:
         """Answer a question about the indexed documents, with citations.
 
         ``docs``: files or folders to answer from (default: all documents); ``collection``: which
@@ -933,21 +965,27 @@ def build_app(assistant) -> gr.Blocks:
         [{n, source, title, date, start, end, quote, score}], timings, scope, ...}.
         """
         try:
-            for event in gate.stream(question, None, docs or None, collection=collection or None):
+            for event in gate.stream(question, None, docs or None, collection=access(request).read(collection)):
                 if event.kind == "answer":
                     return event.data.to_dict()
             raise RuntimeError("the answer stream ended without an answer")
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
-    def search(query: str, k: int = 10, docs: list[str] | None = None, collection: str | None = None) -> list[dict]:
+    def search(
+        query: str,
+        k: int = 10,
+        docs: list[str] | None = None,
+        collection: str | None = None,
+        request: gr.Request | None = None,
+    ) -> list[dict]:
         """The passages retrieval finds for a query (no LLM): chunk text, offsets and scores; ``docs``: within
         those; ``collection``: in that collection (default: the app's)."""
         query = " ".join((query or "").split())
         if not query:
             raise gr.Error("the query is empty", print_exception=False)
         try:
-            return [p.to_dict() for p in on(collection).search(query, int(k), docs=docs or None)]
+            return [p.to_dict() for p in on(access(request).read(collection)).search(query, int(k), docs=docs or None)]
         except USER_ERRORS as e:
             raise gr.Error(_user_message(e), print_exception=False) from None
 
@@ -1181,6 +1219,7 @@ def build_app(assistant) -> gr.Blocks:
         gr.api(search, api_name="search", concurrency_limit=None)
 
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
+    app.policy = policy  # type: ignore[attr-defined]  # launch() asks for a login when it has users
     app.answer_slots = gradio_slots(gate)  # type: ignore[attr-defined]  # launch() sizes the thread pool by it
     return app
 
@@ -1215,7 +1254,7 @@ def launch(
     app: gr.Blocks,
     host: str = "127.0.0.1",
     port: int | None = 7860,
-    auth: str | tuple | None = None,
+    auth: Any = None,  # "user:password", (user, password), or a callable (accounts.Policy.login)
     prevent_thread_lock: bool = False,
     quiet: bool = True,
     openai_api=None,
@@ -1228,6 +1267,9 @@ def launch(
     """
     if isinstance(auth, str):
         auth = parse_auth(auth)
+    policy = getattr(app, "policy", None)
+    if policy is not None and policy.private:  # accounts: their logins, never an open page
+        auth = policy.login
     app_kwargs = None
     if openai_api is not None:
         from .openai_api import routes
@@ -1302,9 +1344,13 @@ def serve(host: str | None = None, port: int | None = None, watch: list[str] | N
     settings = Settings.load()
     host = host or settings.host
     port = port or settings.port
-    auth = parse_auth(settings.auth)
+    auth: Any = parse_auth(settings.auth)
     assistant = Assistant(settings)
     app = build_app(assistant)
+    if app.policy.private:  # type: ignore[attr-defined]
+        if auth:
+            print("warning: ASSISTANT_AUTH is ignored: the users of `assistant users` log in", file=sys.stderr)
+        auth = app.policy.login  # type: ignore[attr-defined]
     threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
     if watch:  # a thread on this same Assistant: each sync stamps a new store version, which the next search sees
         from .watch import Watcher
