@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 from . import identity, language, summarize
 from .answer import Answerer, Event
@@ -33,6 +33,7 @@ from .text import clean_input, shown_path
 
 MAX_QUESTION_CHARS = 2000  # longer questions are refused with a message (a pasted document is not a question)
 DEFAULT_COLLECTION = str(Settings.model_fields["collection"].default)  # opened (created) even when empty
+Progress = Callable[[str, int, int], None]  # on_progress(stage, done, total) of ingest
 
 
 class Assistant:
@@ -142,22 +143,27 @@ class Assistant:
             return self._llm
 
     # -- documents -------------------------------------------------------------------------
-    def ingest(self, *paths: str, progress: bool | None = None, rebuild: bool = False) -> IngestReport:
+    def ingest(
+        self, *paths: str, progress: bool | None = None, rebuild: bool = False, on_progress: Progress | None = None
+    ) -> IngestReport:
         """Sync files and folders into the index (default: seeds/). Unchanged files cost nothing.
 
         A path that does not exist is an error before anything is read: a typo must not look
         like an empty folder (which would also remove that folder's documents from the index).
-        ``rebuild`` re-embeds everything (see ``rebuild``).
+        ``rebuild`` re-embeds everything (see ``rebuild``). ``on_progress(stage, done, total)``: called
+        as files are read and chunks embedded (``assistant.ingest.ingest``; the web app's upload bar).
         """
         paths = paths or ("seeds",)
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             raise InputError("no such file or folder: " + ", ".join(shown_path(str(p)) for p in missing))
         if rebuild:
-            return self.rebuild(*paths, progress=progress)
-        return ingest(paths, self._writable_store(), self.embedder, self.settings, progress=progress)
+            return self.rebuild(*paths, progress=progress, on_progress=on_progress)
+        return ingest(
+            paths, self._writable_store(), self.embedder, self.settings, progress=progress, on_progress=on_progress
+        )
 
-    def rebuild(self, *paths: str, progress: bool | None = None) -> IngestReport:
+    def rebuild(self, *paths: str, progress: bool | None = None, on_progress: Progress | None = None) -> IngestReport:
         """Re-embed the given paths plus every indexed file still on disk into a fresh index.
 
         The new index is written beside the old one and swapped in only when complete, so a
@@ -170,7 +176,9 @@ class Assistant:
         fresh = Store(self.settings, collection=old.rebuild_name)
         fresh.drop()  # the leftovers of an earlier, interrupted rebuild
         fresh = Store(self.settings, collection=old.rebuild_name)
-        report = ingest(list(paths) + sorted(keep), fresh, self.embedder, self.settings, progress=progress)
+        report = ingest(
+            list(paths) + sorted(keep), fresh, self.embedder, self.settings, progress=progress, on_progress=on_progress
+        )
         identity.check(fresh, self.embedder, self.settings)  # records the embedder even for an empty index
         old.replace_with(fresh)
         self._retriever = None
@@ -197,11 +205,23 @@ class Assistant:
         except KeyError:
             raise InputError(f"not in the index: {shown_path(path)} (`assistant documents` lists what is)") from None
 
-    def suggested_questions(self, n: int = 3) -> list[str]:
-        """Questions from the source guides computed so far (cheap: no LLM call)."""
+    def cached_guide(self, source: str) -> dict | None:
+        """A document's source guide if it is computed already for its current version, else None
+        (cheap: no LLM call; ``guide`` computes it)."""
         from . import guide
 
-        return guide.suggested_questions(self.store, self.settings, n)
+        path = os.path.abspath(source)
+        try:
+            return guide.cached_of(self.store, self.settings, path)
+        except KeyError:
+            raise InputError(f"not in the index: {shown_path(path)} (`assistant documents` lists what is)") from None
+
+    def suggested_questions(self, n: int | None = None) -> list[str]:
+        """Questions from the source guides computed so far, for the chat to offer (cheap: no LLM
+        call); which and how many (default ``guide.SUGGESTIONS``): ``guide.pick_questions``."""
+        from . import guide
+
+        return guide.suggested_questions(self.store, self.settings, guide.SUGGESTIONS if n is None else n)
 
     @staticmethod
     def text_of(source: str) -> str:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
+import time
 from pathlib import Path
 
 from .evidence import _INJECTION
@@ -30,7 +32,10 @@ from .summarize import main_points
 
 POINTS = 3
 MAX_QUESTION_CHARS = 160
+SUGGESTIONS = 3  # suggested questions the chat offers
+MEMO_SECONDS = 30.0  # suggested_questions answers from memory this long while nothing changed
 _LOCK = threading.Lock()  # one guide computed at a time: each holds the LLM for seconds
+_MEMO: dict[tuple, tuple[float, list[str]]] = {}
 
 
 def _cache_file(settings, source: str) -> Path:
@@ -44,7 +49,7 @@ def cached(settings, source: str, version: str) -> dict | None:
         guide = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return guide if guide.get("version") == version else None
+    return guide if isinstance(guide, dict) and guide.get("version") == version else None
 
 
 def _question(llm, sentence: str) -> str | None:
@@ -80,24 +85,83 @@ def build(store, embedder, llm, settings, source: str) -> dict:
             ],
             "questions": list(dict.fromkeys(questions)),
         }
-        path = _cache_file(settings, source)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(guide, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)  # readers never see half a file
+        save(settings, guide)
         return guide
 
 
-def suggested_questions(store, settings, n: int = 3) -> list[str]:
-    """Questions from the guides already computed (no LLM call), one per document in turn."""
-    per_doc = []
-    for doc in store.documents():
-        path = _cache_file(settings, doc["source"])
-        try:
-            per_doc.append(json.loads(path.read_text(encoding="utf-8")).get("questions", []))
-        except (OSError, ValueError):
-            continue
+def save(settings, guide: dict) -> Path:
+    """Cache a guide (``source``, ``version``, ``title``, ``summary``, ``questions``) for its document."""
+    path = _cache_file(settings, guide["source"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(guide, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)  # readers never see half a file
+    return path
+
+
+def cached_of(store, settings, source: str) -> dict | None:
+    """The guide of the indexed document ``source`` if one is cached for its current version; None
+    when it is not computed yet (or was computed for an earlier version). Never an LLM call."""
+    versions = {c.doc_hash for c in store.chunks_of(source)}
+    if not versions:
+        raise KeyError(source)
+    for version in versions:  # one, except while a changed file is being re-ingested
+        guide = cached(settings, source, version)
+        if guide:
+            return guide
+    return None
+
+
+def _question_key(question: str) -> str:
+    """What two suggested questions must differ in: words, ignoring case, spacing and punctuation."""
+    return " ".join(re.findall(r"\w+", question.casefold()))
+
+
+def pick_questions(guides: list[dict], n: int = SUGGESTIONS) -> list[str]:
+    """The questions the chat offers from these guides (in the given order of documents): each
+    document's first question, then each one's next, and so on, so that ``n`` questions come from
+    ``n`` different documents when there are that many; a question already picked (from any
+    document, up to case, spacing and punctuation) is not offered twice, and the document offers its
+    next one instead; blanks never."""
+    queues = [
+        [" ".join(q.split()) for q in g.get("questions") or [] if isinstance(q, str) and _question_key(q)]
+        for g in guides
+    ]
     out: list[str] = []
-    for i in range(max((len(q) for q in per_doc), default=0)):
-        out += [qs[i] for qs in per_doc if i < len(qs)]
-    return out[:n]
+    seen: set[str] = set()
+    while len(out) < n and any(queues):
+        for queue in queues:  # one round: each document's next question not offered yet
+            while queue and _question_key(queue[0]) in seen:
+                queue.pop(0)
+            if queue and len(out) < n:
+                q = queue.pop(0)
+                seen.add(_question_key(q))
+                out.append(q)
+    return out
+
+
+def suggested_questions(store, settings, n: int = SUGGESTIONS) -> list[str]:
+    """``pick_questions`` over the guides already cached for the documents' current versions (a
+    stale guide's questions may not be answered any more), documents in order of their path. No LLM
+    call, and cheap to ask again: the answer is remembered while the index version and the guides
+    folder are unchanged (at most ``MEMO_SECONDS``), so the app can poll it."""
+    folder = Path(settings.index_dir) / "guides"
+    try:
+        stamp = folder.stat().st_mtime_ns  # a guide written or replaced changes its folder's time
+    except OSError:
+        return []  # no guide computed yet
+    key = (str(folder), settings.collection, store.version(), stamp, n)
+    now = time.monotonic()
+    hit = _MEMO.get(key)
+    if hit and now - hit[0] < MEMO_SECONDS:
+        return list(hit[1])
+    guides = []
+    for source, versions in sorted(store.doc_states().items()):
+        guide = next((g for g in (cached(settings, source, v) for v in versions) if g), None)
+        if guide:
+            guides.append(guide)
+    out = pick_questions(guides, n)
+    if len(_MEMO) > 32:  # old versions' entries
+        _MEMO.clear()
+    _MEMO[key] = (now, out)
+    return list(out)

@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from .text import chunk_spans, shown_path
 _HEADER_LINE = re.compile(r"(title|source|author|date|category|url):[^\n]*\n", re.IGNORECASE)
 _INDEXED_KEYS = ("title", "source", "author", "date", "category")
 GROUP_CHUNKS = 128  # chunks embedded together; also the most work a crash can throw away
+EMBED_SLICE = 32  # with ``on_progress``: chunks per embedding call, one report after each
 
 
 @dataclass
@@ -125,8 +127,23 @@ def _under(source: str, root: str) -> bool:
     return source == root or source.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress: bool | None = None) -> IngestReport:
-    """Bring the store in line with the given files and folders."""
+def ingest(
+    paths,
+    store: Store,
+    embedder: Embedder,
+    settings: Settings,
+    progress: bool | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> IngestReport:
+    """Bring the store in line with the given files and folders.
+
+    ``progress``: the terminal bar (None: when stderr is a terminal). ``on_progress(stage, done,
+    total)``, when given, is called as the work goes (the web app's upload shows it): ``("reading",
+    i, n)`` before file i of n is read (only files that changed are), and ``("embedding", done,
+    total)`` before and after each ``EMBED_SLICE`` chunks of a group are embedded (done of the group's total),
+    so that one large file shows movement. Only then is a group embedded in slices (the same
+    vectors up to float rounding); without it nothing differs.
+    """
     t0 = time.perf_counter()
     report = IngestReport()
     roots = [os.path.abspath(p) for p in paths]
@@ -148,7 +165,15 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
                 identity.check(store, embedder, settings)
                 checked = True
             texts = [c.context + "\n" + c.text for c in chunks]
-            vectors = embedder.embed(texts)
+            if on_progress is None:
+                vectors = embedder.embed(texts)
+            else:
+                parts = []
+                on_progress("embedding", 0, len(texts))
+                for i in range(0, len(texts), EMBED_SLICE):
+                    parts.extend(embedder.embed(texts[i : i + EMBED_SLICE]))
+                    on_progress("embedding", min(i + EMBED_SLICE, len(texts)), len(texts))
+                vectors = parts
             store.upsert(chunks, vectors, {(d.source, cs[0].doc_hash): len(cs) for d, cs, _ in group if cs})
             if lex is not None:
                 lex.upsert([(c.id, text, c.source) for c, text in zip(chunks, texts)])
@@ -169,7 +194,7 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
         file=sys.stderr,
         disable=(not sys.stderr.isatty()) if progress is None else not progress,
     )
-    for path in bar:
+    for n, path in enumerate(bar):
         source = str(path)
         seen.add(source)
         try:
@@ -187,6 +212,8 @@ def ingest(paths, store: Store, embedder: Embedder, settings: Settings, progress
         if present == expected and len(versions) == 1:
             report.unchanged.append(source)
             continue
+        if on_progress is not None:
+            on_progress("reading", n, len(files))
         try:
             doc = read_document(path)
         except UnreadableFile as e:

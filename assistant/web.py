@@ -39,8 +39,9 @@ Design and trade-offs:
   reported with the reason. An upload never overwrites another: a name that exists with other
   bytes is saved as ``name (2).ext`` (then 3, ...), and the report says so ("report.md existed;
   saved as report (2).md"); the same bytes again are "already indexed" and change nothing (two
-  users uploading their own ``report.md`` to one index keep both). Ingest runs file by file so
-  ``gr.Progress`` can show progress.
+  users uploading their own ``report.md`` to one index keep both). Ingest runs file by file and
+  reports as it reads and embeds (``on_progress``), so ``gr.Progress`` shows "Embedding report.pdf
+  64/512 chunks" while a large file is indexed, not a frozen bar.
   The retriever notices the store's version change, so uploads are searchable at once.
 * **Collections.** A "Collection" chooser in the Chat tab (what to ask) and one in the Documents
   tab (what to list, where uploads go; a new name typed there is created by its first upload) pick
@@ -59,6 +60,15 @@ Design and trade-offs:
   refused. The Stop button, shown while an answer streams, cancels the chat event (Gradio closes the
   generator, which frees the answer slot); the message keeps the verified text so far, marked
   "Stopped", and a step already under way is dropped when it returns.
+* **Source guides.** Clicking a row of the Documents table (or choosing the document below it) shows
+  its guide: the main points, quoted, and three questions it answers, read from the cache
+  (``Assistant.cached_guide``; ``assistant serve`` computes missing ones in the background), or "not
+  computed yet". Under the chat box, the corpus's suggested questions (``Assistant.suggested_questions``;
+  which ones and how many: ``guide.pick_questions``) are buttons: a click puts the question in the
+  box and presses Ask, so it is the ordinary question event (one at a time, Stop, queue). They are
+  refreshed on page load, when the document list or the collection changes, and every
+  ``SUGGESTIONS_POLL_S`` seconds, so guides written in the background show up; an unchanged list
+  sends nothing.
 * **Errors** users can cause (empty question, unreachable LLM server, unreadable upload, index
   problems) become ``gr.Warning`` toasts and a message in the chat; anything unexpected is
   logged on the server and shown as one line, never a traceback.
@@ -112,6 +122,7 @@ from . import accounts, feedback, phrases, queueing  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
 from .errors import AssistantError, IndexNotReady, LLMError, SettingsError, StoreError  # noqa: E402
+from .guide import SUGGESTIONS  # noqa: E402
 from .store import check_name, collection_names  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -121,6 +132,7 @@ QUEUE_SIZE = 200  # waiting events before new ones are turned away
 CONTEXT_CHARS = 320  # characters of context shown around a quote in the evidence panel
 WHOLE_DOC_CHARS = 400_000  # beyond this, "whole document" shows a window around the quote
 USER_ERRORS = AssistantError  # the errors whose message is meant for the user (assistant/errors.py)
+SUGGESTIONS_POLL_S = 15.0  # how often an open page looks for new suggested questions (cheap: memoized)
 
 # --------------------------------------------------------------------------- escaping
 
@@ -239,6 +251,32 @@ PASSAGES_HINT = (
     '<div class="panel-title">Passages</div><div class="panel-empty">The passages found for your '
     "question appear here as soon as they are retrieved, before the answer is written.</div>"
 )
+
+
+GUIDE_HINT = (
+    '<div class="panel-title">Guide</div><div class="panel-empty">Click a document in the table to see its '
+    "guide: its main points and questions it answers.</div>"
+)
+
+
+def guide_html(source: str, guide: dict | None) -> str:
+    """The Documents tab's guide panel: a document's main points (quoted) and suggested questions."""
+    name = esc(Path(source).name)
+    if not guide:
+        return (
+            f'<div class="panel-title">Guide</div><div class="guide-missing"><b>{name}</b>: not computed yet. '
+            "<code>assistant serve</code> writes guides in the background, and <code>assistant guide "
+            f"{esc(source)}</code> writes this one (seconds of LLM time each).</div>"
+        )
+    points = "".join(f"<li>“{esc(' '.join(p['quote'].split()))}”{esc(_page(p))}</li>" for p in guide.get("summary", []))
+    questions = "".join(f"<li>{esc(q)}</li>" for q in guide.get("questions", []))
+    return (
+        f'<div class="panel-title">Guide</div><div class="guide"><div class="g-head"><b>{esc(guide.get("title") or name)}</b> '
+        f'<span class="p-src">{name}</span></div>'
+        f'<div class="g-label">Main points</div><ol class="g-summary">{points or "<li>(none)</li>"}</ol>'
+        f'<div class="g-label">Questions it answers</div><ul class="g-questions">'
+        f"{questions or '<li>(none that the assistant could check)</li>'}</ul></div>"
+    )
 
 
 @lru_cache(maxsize=32)
@@ -399,6 +437,19 @@ def free_name(folder: Path, name: str, upload: str | os.PathLike) -> tuple[Path,
     raise OSError(f"too many files named like {name}")
 
 
+def _upload_steps(progress, name: str, i: int, n: int):
+    """ingest's ``on_progress`` for upload i of n, shown by ``gr.Progress``: "Embedding report.pdf 64/512 chunks"."""
+    of = f" (file {i + 1} of {n})" if n > 1 else ""
+
+    def step(stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            progress((done, total), desc=f"Embedding {name}{of}", unit="chunks")
+        else:
+            progress((i, n), desc=f"Reading {name}", unit="files")
+
+    return step
+
+
 def add_uploads(assistant, files, progress=None) -> UploadResult:
     """Save uploaded files in the collection's upload folder (sanitized base names) and index them.
 
@@ -438,10 +489,12 @@ def add_uploads(assistant, files, progress=None) -> UploadResult:
         if dest not in result.saved:
             result.saved.append(dest)
     for i, dest in enumerate(result.saved):
+        steps = {}
         if progress is not None:
             progress((i, len(result.saved)), desc=f"Indexing {dest.name}", unit="files")
+            steps["on_progress"] = _upload_steps(progress, dest.name, i, len(result.saved))
         try:
-            report = assistant.ingest(str(dest), progress=False)
+            report = assistant.ingest(str(dest), progress=False, **steps)
         except USER_ERRORS as e:
             result.skipped.append((dest.name, _user_message(e)))
             if dest not in identical:  # an earlier upload's file is not this upload's to delete
@@ -508,6 +561,14 @@ a.cite.active-cite { background: #fde68a; color: #111; border-radius: 3px; }
 #chat-actions { gap: 8px; }
 #feedback-note { font-size: .85em; opacity: .8; min-height: 0; }
 #chat-row { align-items: flex-start; }
+#suggestions { gap: 6px; flex-wrap: wrap; }
+#suggestions button { white-space: normal; text-align: left; flex: 0 1 auto; min-width: 0 !important; font-weight: normal; }
+#doc-guide { padding: 10px 12px; border: 1px solid var(--border-color-primary); border-radius: var(--block-radius);
+  background: var(--block-background-fill); overflow-wrap: anywhere; }
+.guide { font-size: .95em; line-height: 1.45; }
+.g-label { font-weight: 600; margin: 8px 0 2px; font-size: .9em; opacity: .85; }
+.g-summary, .g-questions { margin: 0; padding-left: 1.4em; }
+.guide-missing { opacity: .8; font-size: .92em; }
 @media (max-width: 640px) {
   .gradio-container { padding: 0 6px !important; }
   #passages .passages ol { max-height: none; }
@@ -548,6 +609,14 @@ JS = r"""
     const box = d.querySelector('.doc-text'), mark = d.querySelector('mark');
     if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
   }, true);
+}
+"""
+
+PRESS_ASK = """
+() => {
+  const el = document.getElementById('ask-btn');
+  const btn = el && (el.tagName === 'BUTTON' ? el : el.querySelector('button'));
+  if (btn) btn.click();
 }
 """
 
@@ -953,6 +1022,34 @@ def build_app(assistant) -> gr.Blocks:
         row = getattr(evt, "row_value", None)
         return gr.update(value=row[3]) if row and len(row) > 3 else gr.skip()
 
+    def show_guide(source, collection=None, request: gr.Request | None = None):
+        """The guide panel for the chosen document: its cached source guide, or "not computed yet"."""
+        if not source:
+            return GUIDE_HINT
+        try:
+            return guide_html(source, on(access(request).read(collection)).cached_guide(source))
+        except USER_ERRORS as e:
+            return f'<div class="panel-title">Guide</div><div class="ev-warn">{esc(_user_message(e))}</div>'
+        except Exception:
+            log.exception("showing the guide of %r failed", source)
+            return '<div class="panel-title">Guide</div><div class="ev-warn">Cannot show this guide.</div>'
+
+    def suggestions(collection=None, shown=None, request: gr.Request | None = None):
+        """The suggested-question buttons (row, each button, the list shown): the corpus's questions from
+        the guides cached so far; nothing is sent when the list is unchanged (the poll's usual case)."""
+        try:
+            questions = list(on(access(request).read(collection)).suggested_questions(SUGGESTIONS))[:SUGGESTIONS]
+        except USER_ERRORS:
+            questions = []  # no index yet, or a collection being created
+        except Exception as e:  # an index without guides support: no suggestions, never an error
+            log.debug("no suggested questions: %s", e)
+            questions = []
+        if questions == list(shown or []):
+            return (gr.skip(),) * (SUGGESTIONS + 2)
+        hidden = [gr.update(visible=False)] * (SUGGESTIONS - len(questions))
+        buttons = [gr.update(value=q, visible=True) for q in questions] + hidden
+        return (gr.update(visible=bool(questions)), *buttons, questions)
+
     # ---- API ----------------------------------------------------------------------------
     def ask(
         question: str, docs: list[str] | None = None, collection: str | None = None, request: gr.Request | None = None
@@ -1023,6 +1120,20 @@ def build_app(assistant) -> gr.Blocks:
                                 autofocus=True,
                             )
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask-btn")
+                        with gr.Row(visible=False, elem_id="suggestions") as suggest_row:
+                            chips = [
+                                gr.Button(
+                                    "",
+                                    size="sm",
+                                    variant="secondary",
+                                    visible=False,
+                                    min_width=0,
+                                    elem_id=f"suggestion-{i}",
+                                    elem_classes=["suggestion"],
+                                )
+                                for i in range(SUGGESTIONS)
+                            ]
+                        suggested = gr.State([])  # the questions the buttons show now
                         with gr.Row(equal_height=True, elem_id="chat-actions"):
                             new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
                             stop_btn = gr.Button("Stop", size="sm", variant="stop", visible=False, elem_id="stop-btn")
@@ -1088,6 +1199,7 @@ def build_app(assistant) -> gr.Blocks:
                     # at 390 px the table scrolls sideways inside its box instead of wrapping dates as "202 6-".
                     column_widths=["30%", "96px", "72px", "44%"],
                 )
+                doc_guide = gr.HTML(GUIDE_HINT, elem_id="doc-guide", js_on_load=None)
                 with gr.Row(equal_height=False):
                     with gr.Column(min_width=300):
                         upload = gr.File(
@@ -1099,7 +1211,7 @@ def build_app(assistant) -> gr.Blocks:
                         upload_status = gr.Markdown(elem_id="upload-status")
                     with gr.Column(min_width=300):
                         chosen = gr.Dropdown(
-                            label="Remove a document (or click its row above)",
+                            label="Selected document (click its row above)",
                             choices=[],
                             value=None,
                             elem_id="remove-choice",
@@ -1170,6 +1282,7 @@ def build_app(assistant) -> gr.Blocks:
             api_visibility="private",
             concurrency_limit=1,
             concurrency_id="ingest",
+            show_progress_on=[table],
         ).then(lambda: None, outputs=[upload], api_visibility="private", concurrency_limit=None)
         remove_btn.click(
             remove_doc,
@@ -1180,6 +1293,27 @@ def build_app(assistant) -> gr.Blocks:
             concurrency_id="ingest",
         )
         table.select(pick_row, outputs=[chosen], api_visibility="private", concurrency_limit=None)
+        chosen.change(
+            show_guide,
+            inputs=[chosen, doc_collection],
+            outputs=[doc_guide],
+            api_visibility="private",
+            concurrency_limit=None,
+        )
+        poll = gr.Timer(SUGGESTIONS_POLL_S)
+        gr.on(
+            triggers=[app.load, table.change, chat_collection.change, poll.tick],
+            fn=suggestions,
+            inputs=[chat_collection, suggested],
+            outputs=[suggest_row, *chips, suggested],
+            api_visibility="private",
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+        for chip in chips:  # the question in the box, then Ask: the ordinary question event
+            chip.click(
+                None, inputs=[chip], outputs=[question], js="(q) => q", api_visibility="private", queue=False
+            ).then(None, js=PRESS_ASK, api_visibility="private")
         docs_tab.select(
             refresh_docs,
             inputs=[chosen, doc_collection],

@@ -419,3 +419,160 @@ def test_stop_button_cancels_a_streaming_answer_and_the_table_fits_a_phone(scrip
     assert one_line
     assert no_horizontal_overflow(page)
     page.context.close()
+
+
+# --------------------------------------------------------------------------- source guides and suggestions (scripted)
+
+GUIDED_QUESTIONS = ["When does the ferry leave the harbor?", "Is the <b>ferry</b> late?"]
+PIER_QUESTION = "How long is the new pier?"
+
+
+class GuidedAssistant(ScriptedAssistant):
+    """The scripted assistant over three documents whose guides are read by the real code
+    (``Assistant.cached_guide``, ``Assistant.suggested_questions``: this class is its own store),
+    and an ingest that reports progress, then waits until ``ingesting`` is set."""
+
+    cached_guide = Assistant.cached_guide
+    suggested_questions = Assistant.suggested_questions
+
+    def __init__(self, settings, root: Path):
+        self.docs = {}
+        for name, title, text in (
+            ("harbor.txt", "Harbor timetable", FERRY),
+            ("pier.txt", "The pier", "The new pier is 400 metres long.\n"),
+            ("minutes.txt", "Council minutes", "The council met on Monday.\n"),
+        ):
+            (root / name).write_text(text, encoding="utf-8")
+            self.docs[str(root / name)] = title
+        super().__init__(settings, root / "harbor.txt")
+        self.ingesting = threading.Event()
+
+    def documents(self):
+        return [{"title": t, "date": "2026-12-01", "chunks": 1, "source": s} for s, t in self.docs.items()]
+
+    def doc_states(self):
+        return {s: {f"v-{Path(s).stem}": (1, 1)} for s in self.docs}
+
+    def chunks_of(self, source):
+        from assistant.schema import Chunk
+
+        if source not in self.docs:
+            return []
+        return [
+            Chunk(
+                "c-" + Path(source).stem, source, self.docs[source], "2026-12-01", f"v-{Path(source).stem}", 0, 1, "x"
+            )
+        ]
+
+    def ingest(self, path, progress=False, on_progress=None):
+        from assistant.ingest import IngestReport
+
+        on_progress("reading", 0, 1)
+        on_progress("embedding", 64, 512)
+        self.ingesting.wait(30)
+        on_progress("embedding", 512, 512)
+        return IngestReport(added=[path])
+
+
+def save_guide(assistant, source: str, questions: list[str], quote: str = FERRY_QUOTE):
+    from assistant import guide
+
+    text = Path(source).read_text(encoding="utf-8")
+    start = text.find(quote)
+    guide.save(
+        assistant.settings,
+        {
+            "source": source,
+            "title": assistant.docs[source],
+            "version": f"v-{Path(source).stem}",
+            "summary": [{"quote": quote, "start": start, "end": start + len(quote), "page": None}],
+            "questions": questions,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def guided(tmp_path_factory):
+    from assistant import web
+
+    root = tmp_path_factory.mktemp("guided-web")
+    a = GuidedAssistant(Settings.load(index_dir=str(root / "index")), root)
+    save_guide(a, str(a.doc), GUIDED_QUESTIONS)
+    poll, web.SUGGESTIONS_POLL_S = web.SUGGESTIONS_POLL_S, 1.0  # seconds, not 15, for a guide written meanwhile
+    try:
+        app = build_app(a)
+    finally:
+        web.SUGGESTIONS_POLL_S = poll
+    port = free_port()
+    launch(app, "127.0.0.1", port, prevent_thread_lock=True)
+    yield f"http://127.0.0.1:{port}/", a
+    a.hold.set()
+    a.ingesting.set()
+    app.close()
+
+
+def test_guides_in_the_documents_tab_suggested_questions_and_upload_progress(guided, browser, tmp_path):
+    url, assistant = guided
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = scripted_page(browser, url)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # The chat offers the corpus's suggested questions (from the cached guide), as buttons.
+    chips = page.locator("#suggestions button:visible")
+    expect(chips).to_have_count(2)
+    assert chips.all_inner_texts() == GUIDED_QUESTIONS  # the tag is text, not markup
+    # Clicking one asks it: the ordinary question event, answered with citations.
+    chips.first.click()
+    ask_wait = page.locator("#chatbot .message-row.user-row")
+    expect(ask_wait.first).to_contain_text(GUIDED_QUESTIONS[0])
+    page.locator("#chatbot .sources a.cite").first.wait_for()
+    assert GUIDED_QUESTIONS[0] in assistant.closed
+    assert page.input_value("#question textarea") == ""
+
+    # A guide written meanwhile (serve's background thread, `assistant guide`): its question shows up.
+    pier = next(s for s in assistant.docs if s.endswith("pier.txt"))
+    save_guide(assistant, pier, [PIER_QUESTION], quote="The new pier is 400 metres long.")
+    expect(page.locator("#suggestions button:visible")).to_have_count(3, timeout=15_000)
+    assert page.locator("#suggestions button:visible").all_inner_texts() == [
+        GUIDED_QUESTIONS[0],
+        PIER_QUESTION,
+        GUIDED_QUESTIONS[1],
+    ]
+    page.screenshot(path=str(ARTIFACTS / "chat-suggestions-1366x768.png"))
+
+    # The Documents tab: a row click shows that document's guide, escaped; one without: not computed yet.
+    page.get_by_role("tab", name="Documents").click()
+    panel = page.locator("#doc-guide")
+    expect(panel).to_contain_text("Click a document")
+    page.locator("#doc-table .body-cell", has_text="Harbor timetable").first.click()
+    expect(panel.locator(".g-summary")).to_contain_text(FERRY_QUOTE)
+    expect(panel.locator(".g-questions li")).to_have_text(GUIDED_QUESTIONS)
+    assert panel.locator(".g-questions b").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "documents-guide-1366x768.png"))
+    page.locator("#doc-table .body-cell", has_text="Council minutes").first.click()
+    expect(panel).to_contain_text("minutes.txt: not computed yet")
+
+    # Uploading a large file: the progress of its embedding is shown while it is indexed.
+    big = tmp_path / "big.txt"
+    big.write_text("The archive holds every timetable since 1950.\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", [str(big)])
+    bar = page.locator("#doc-table")  # one bar, over the table
+    expect(bar.get_by_text(re.compile(r"Embedding big\.txt")).first).to_be_visible(timeout=20_000)
+    expect(bar.get_by_text(re.compile(r"64\s*/\s*512 chunks")).first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "upload-progress-1366x768.png"))
+    assistant.ingesting.set()
+    expect(page.locator("#upload-status")).to_contain_text("Indexed", timeout=20_000)
+
+    # At phone width the guide and the suggestion buttons wrap: nothing overflows sideways.
+    page.set_viewport_size(PHONE)
+    page.locator("#doc-table .body-cell", has_text="Harbor timetable").first.click()
+    expect(panel.locator(".g-summary")).to_contain_text(FERRY_QUOTE)
+    assert no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "documents-guide-390x844.png"), full_page=True)
+    page.get_by_role("tab", name="Chat").click()
+    expect(page.locator("#suggestions button:visible")).to_have_count(3)
+    assert no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "chat-suggestions-390x844.png"), full_page=True)
+    assert not errors, errors
+    page.context.close()

@@ -86,3 +86,68 @@ def test_the_chat_hint_offers_the_corpus_questions(harbour):
     a._llm = QuestionWriter(["How many countries sent ships to the harbour?"])
     a.guide(str(path))
     assert "How many countries sent ships to the harbour?" in _placeholder(a)
+
+
+def test_pick_questions_takes_documents_in_turn_without_repeats():
+    from assistant.guide import SUGGESTIONS, pick_questions
+
+    guides = [
+        {"questions": ["When does the ferry leave?", "Who runs the ferry?", "Where is the harbour?"]},
+        {"questions": ["when does the  ferry leave", "How long is the pier?"]},  # the same question, other case
+        {"questions": []},
+        {"questions": ["", "   ", "?!", 7, "What does the museum show?"]},  # blanks and non-text never
+        {},
+    ]
+    assert SUGGESTIONS == 3
+    # One per document first; the second document's first is a repeat, so its next one comes instead.
+    assert pick_questions(guides) == [
+        "When does the ferry leave?",
+        "How long is the pier?",
+        "What does the museum show?",
+    ]
+    assert pick_questions(guides, 9) == [
+        "When does the ferry leave?",
+        "How long is the pier?",
+        "What does the museum show?",
+        "Who runs the ferry?",
+        "Where is the harbour?",
+    ]
+    assert pick_questions(guides, 0) == [] and pick_questions([]) == []
+    assert pick_questions([{"questions": ["  Is   it\nopen?  "]}]) == ["Is it open?"]  # shown on one line
+
+
+def test_only_the_current_version_s_guide_is_shown_or_suggested(harbour):
+    from assistant.errors import InputError
+
+    a, path = harbour
+    assert a.cached_guide(str(path)) is None and a.suggested_questions() == []  # not computed yet
+    a._llm = QuestionWriter(["How many countries sent ships to the harbour?"])
+    g = a.guide(str(path))
+    assert a.cached_guide(str(path)) == g
+    assert a.suggested_questions() == ["How many countries sent ships to the harbour?"]
+    path.write_text(REPORT + "The harbour museum opens in June with a model of every lighthouse.\n")
+    a.ingest(str(path.parent))
+    # The guide of the earlier version is not this version's: neither shown nor suggested.
+    assert a.cached_guide(str(path)) is None and a.suggested_questions() == []
+    with pytest.raises(InputError, match="not in the index"):
+        a.cached_guide(str(path.parent / "nothing.md"))
+
+
+def test_suggested_questions_see_a_guide_written_by_another_process(harbour):
+    """The app polls suggested_questions (memoized); a guide saved meanwhile (by ``assistant guide``
+    or serve's background thread) shows up at the next poll."""
+    from assistant import guide as guides
+
+    a, path = harbour
+    second = path.parent / "pier.md"
+    second.write_text("# The pier\n\nThe new pier is 400 metres long and opened in 2021.\n", encoding="utf-8")
+    a.ingest(str(path.parent))
+    a._llm = QuestionWriter(["How many countries sent ships to the harbour?"])
+    a.guide(str(path))
+    assert a.suggested_questions() == ["How many countries sent ships to the harbour?"]
+    version = a.store.chunks_of(str(second))[0].doc_hash
+    pier = {"source": str(second), "title": "The pier", "version": version, "summary": [], "questions": []}
+    guides.save(
+        a.settings, {**pier, "questions": ["How long is the new pier?", "How many countries sent ships to the harbour"]}
+    )
+    assert a.suggested_questions() == ["How many countries sent ships to the harbour?", "How long is the new pier?"]

@@ -158,3 +158,32 @@ def test_chunks_know_their_page_and_section(shared_embedder, tmp_path):
     assert all(isinstance(m["page"], int) and m["section"] == "" for m in raw)
     raw = store.collection.get(where={"source": str(d / "kiln.md")}, include=["metadatas"])["metadatas"]
     assert all("page" not in m and isinstance(m["section"], str) for m in raw)
+
+
+def test_on_progress_reports_reading_and_each_embedded_slice(settings, shared_embedder, tmp_path, monkeypatch):
+    """What the web app's upload bar shows for one large file: reading, then chunks embedded so far
+    (slices of 4 here, so that a small file has several)."""
+    import numpy as np
+
+    from assistant import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "EMBED_SLICE", 4)
+    docs = tmp_path / "long"
+    docs.mkdir()
+    sentences = [f"Ferry {i} leaves pier {i % 7} at {i % 24:02d}:15 for the island of Texel." for i in range(100)]
+    (docs / "timetable.txt").write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    calls = []
+    store = Store(settings)
+    report = ingest(
+        [str(docs)], store, shared_embedder, settings, progress=False, on_progress=lambda *a: calls.append(a)
+    )
+    n = report.chunks
+    assert n > 8 and report.added == [str(docs / "timetable.txt")]
+    assert calls[0] == ("reading", 0, 1)
+    done = [d for stage, d, total in calls if stage == "embedding" and total == n]
+    assert done == [0, *range(4, n, 4), n]
+    # The vectors are those one call embeds without a callback (equal up to float rounding).
+    got = store.collection.get(include=["embeddings", "metadatas"])
+    chunks = sorted(store.chunks_of(str(docs / "timetable.txt")), key=lambda c: got["ids"].index(c.id))
+    plain = shared_embedder.embed([c.context + "\n" + c.text for c in chunks])
+    assert np.allclose(np.array(got["embeddings"]), plain, atol=1e-5)
