@@ -11,8 +11,12 @@ and the finished answer is translated back in one call. Trade-offs:
   short or mixed ones fall back to English, which is what the pipeline does anyway.
 * Retrieval searches with the English question only: mixing the user's own words in made
   them look like names no document mentions. So documents in the question's own language
-  (a Chinese question over a Chinese PDF) are found only as well as the English embedder and
-  the word-based lexical index find them: a known gap.
+  (a Chinese question over a Chinese PDF) are found only as well as the English embedder finds
+  them from the translation, and the evidence gate weighs the English question's terms: a known
+  gap. The lexical index itself tokenizes Chinese, Japanese and Korean (character bigrams,
+  ``lexical.py``): ``assistant search`` and an ``Answerer`` given the original question find
+  such a passage and accept it as evidence; retrieving with the original CJK question (its
+  script has no capitalized words to mistake for names) would close the gap.
 * The reply is not streamed: it is built once the English answer is verified, sentence by
   sentence. A sentence that quotes a source keeps the quotation verbatim and only its fixed
   words are localized (``phrases.LOCALIZED``: the verdicts, "says:", the refusal and the

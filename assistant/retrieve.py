@@ -69,7 +69,7 @@ from .errors import InputError
 from .schema import Chunk, Passage
 from .settings import Settings
 from .store import Store
-from .text import STOPWORDS, words
+from .text import STOPWORDS
 
 # Tuned on the dev questions (benchmarks/retrieval.py); differences under ~0.01 are one fact.
 LEXICAL_WEIGHT = 0.8  # BM25 vs dense in the whole-question ranking (0.6 before: 0.70 -> 0.74 hits@10)
@@ -87,20 +87,12 @@ CONSENSUS_HEAD = 3
 FILTER_MAX_SHARE = 0.5  # a name matching more documents than this filters nothing useful
 
 
-def _stemmer():
-    try:
-        import Stemmer
-
-        return Stemmer.Stemmer("english").stemWords
-    except ImportError:  # PyStemmer is optional; exact words still work
-        return lambda ws: ws
-
-
-_stem = _stemmer()
-
-
 def lexical_terms(text: str) -> list[str]:
-    return _stem([w for w in words(text) if w not in STOPWORDS])
+    """The stemmed content terms of a text: what BM25 indexes and searches, and what question
+    analysis counts (clauses, evidence coverage). ``lexical.index_terms``: words minus stop words,
+    English-stemmed; runs of CJK characters as overlapping character bigrams, so a Chinese
+    question shares terms with a Chinese passage. Text without CJK characters: unchanged terms."""
+    return lexical.index_terms(text)
 
 
 # --------------------------------------------------------------------------- question analysis

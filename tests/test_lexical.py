@@ -1,6 +1,7 @@
 """The persistent lexical index (assistant/lexical.py): updates, persistence, scope, CJK, crashes."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -185,3 +186,243 @@ def test_each_collection_has_its_own_file(tmp_path):
     served = s.model_copy(update={"chroma_url": "http://127.0.0.1:8000", "model_cache": str(tmp_path / "cache")})
     a, b = index_path(served, "documents"), index_path(served, "papers")
     assert a != b and a.startswith(str(tmp_path / "cache" / "lexical"))
+
+
+# --------------------------------------------------------------------------- CJK terms, English unchanged
+
+
+def _terms_before_cjk(text):
+    """The tokenizer as it was before CJK support (retrieve.lexical_terms until then): the reference."""
+    import Stemmer
+
+    from assistant.text import STOPWORDS, words
+
+    return Stemmer.Stemmer("english").stemWords([w for w in words(text) if w not in STOPWORDS])
+
+
+ENGLISH = [
+    "Don't panic: the U.S. Senate voted 52-48 on Jan. 3, 2024, after a night's debate.",
+    "The company's Q3 revenue rose 4.5% to $1,234.56 million, beating forecasts of 4,180.",
+    "Ph.D. students at M.I.T. (and, e.g., Caltech) weren't told until 9:30 a.m. on Oct. 19th.",
+    "E-mail jane.doe@example.com or visit https://example.org/a_b?c=d#e for the full report.",
+    "Nicolás Maduro met Zoë Saldaña and Søren Kierkegaard's translator in São Paulo.",
+    "It’s O’Neill’s rock ’n’ roll band, isn’t it? They’ve played 1,000 shows since the 1990s.",
+    "x86_64, COVID-19, GPT-3.5, 3D printing, 24/7 support and the A380 are all terms here.",
+    "The ratio was 3:2; the vote, 7–2 — a landslide by anyone's standards.",
+    "Ångström units, a façade, naïve coöperation and a résumé walk into a café.",
+    "snake_case_names, CamelCaseNames, kebab-case-names and __dunder__ methods are words too.",
+    "Fullwidth ＡＢＣ１２３ and ｆｕｌｌｗｉｄｔｈ letters, and the dot ・ or brackets 「」、。 are not CJK letters.",
+    "Emoji 🚀 and symbols ©®™ § ¶ † ‡ • are not words, nor are *** or ---.",
+    "Circled ①②③, superscripts x² y³ and fractions ½ ¾ sit beside Roman numerals Ⅻ.",
+    "Ελληνικά: η Αθήνα είναι η πρωτεύουσα της Ελλάδας.",
+    "Москва — столица России, сказал он в понедельник.",
+    "القاهرة هي عاصمة مصر وأكبر مدنها",
+    "עברית: ירושלים היא עיר הבירה",
+    "ภาษาไทย กรุงเทพมหานครเป็นเมืองหลวง",
+    "हिन्दी: नई दिल्ली भारत की राजधानी है।",
+    "Mr. and Mrs. Smith arrived at 10 p.m.; Dr. Jones left at 6 a.m. sharp.",
+    "Prices fell 12.5 per cent in the U.K. and 3 percent in the E.U. last year.",
+    "She said: “We’ll see what happens.” He replied, ‘Not today.’",
+    "The strikes—potentially including drone attacks—were not authorized by Congress.",
+    "Is the bridge open? Yes! Was it closed?! No... not since 2019.",
+    "ALL CAPS HEADLINES SHOUT, lower-case whispers, Title Case Sits In Between.",
+    "Tabs\tand\nnewlines\r\nand  double  spaces   separate words as well.",
+    "Numbers like 1e10, 0x1F, 3.14159, -42, +7 and 1/2 are tokenized by the same rule.",
+    "A 1,600-word essay, a 20-year-old driver and a two-thirds majority were mentioned.",
+    "The Van Aken bakery sells 4,180 loaves a week, its owner's ledger shows.",
+    "Hyphenated names such as Jean-Luc Picard and Bankman-Fried keep their parts.",
+]
+SUBJECTS = [
+    "The town council",
+    "Officials in Caracas",
+    "A spokesperson for the ministry",
+    "Engineers at the plant",
+    "The Federal Reserve",
+    "Three senior analysts",
+    "Our correspondent",
+    "The company's chief executive",
+    "Local farmers",
+    "The U.N. envoy",
+    "Researchers from Oxford",
+    "The striking workers",
+    "Investors in New York",
+    "The mayor's office",
+    "Several witnesses",
+    "Nurses at St. Mary's hospital",
+    "The E.U.'s trade commissioner",
+]
+PREDICATES = [
+    "said on Monday that the vote would be delayed until April",
+    "denied reports of a 3 million dollar settlement",
+    "warned that interest rates could rise again next year",
+    "announced plans to build 2,400 homes by 2027",
+    "were not authorized to comment on the ongoing investigation",
+    "have been running tests since the early hours of the morning",
+    "described the proposal as 'unworkable' and 'deeply flawed'",
+    "agreed to pay half of the repair bill for the footpath",
+    "confirmed that the bridge can stay open to cars during repairs",
+    "is expected to publish its findings in the autumn",
+    "cited rising costs, staff shortages and supply-chain delays",
+    "didn't respond to several requests for comment",
+    "praised the volunteers who'd worked through the night",
+    "questioned whether the figures, released at 5 p.m., were accurate",
+]
+
+
+def _english_sentences():
+    from conftest import SEED_FILE
+
+    from assistant.text import sentences
+
+    seed = SEED_FILE.read_text(encoding="utf-8")
+    made = [f"{s} {p}." for s in SUBJECTS for p in PREDICATES]
+    return ENGLISH + made + [seed[sp.start : sp.end] for sp in sentences(seed)]
+
+
+def test_terms_of_text_without_cjk_characters_are_exactly_as_before():
+    from assistant.lexical import _CJK
+
+    # "・" lies in the katakana block but is no word's letter: that sentence takes the slow path, same terms
+    texts = _english_sentences()
+    assert len(texts) > 250 and not any(_CJK.search(w) for t in texts for w in re.findall(r"\w+", t))
+    for text in texts + [" ".join(texts)]:
+        want = _terms_before_cjk(text)
+        assert lexical_terms(text) == want, text
+        assert index_terms(text) == want, text
+
+
+def test_terms_of_the_evaluation_corpora_are_exactly_as_before():
+    """The team's evaluation figures rest on these terms: every corpus file without CJK text."""
+    import pytest
+    from conftest import SHARED
+
+    from assistant.lexical import _CJK
+
+    files = sorted((SHARED / "eval").glob("*/corpus/*.txt"))
+    if not files:
+        pytest.skip("the shared evaluation corpora are not here")
+    checked = 0
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        if not _CJK.search(text):
+            assert lexical_terms(text) == index_terms(text) == _terms_before_cjk(text), f.name
+            checked += 1
+    assert checked >= 0.9 * len(files)
+
+
+def test_cjk_runs_become_bigrams_for_questions_and_passages_alike():
+    q = lexical_terms("比特币的发行总量是多少？")
+    assert q == ["比特", "特币", "币的", "的发", "发行", "行总", "总量", "量是", "是多", "多少"] and q == index_terms(
+        "比特币的发行总量是多少？"
+    )
+    passage = set(lexical_terms("比特币的发行总量为2100万枚，大约每四年减半一次。"))
+    assert {"发行", "总量", "2100", "万枚"} <= passage and len(set(q) & passage) / len(set(q)) >= 0.5
+    assert lexical_terms("東京では桜が開花します") == [
+        "東京",
+        "京で",
+        "では",
+        "は桜",
+        "桜が",
+        "が開",
+        "開花",
+        "花し",
+        "しま",
+        "ます",
+    ]
+    assert lexical_terms("부산항은 매년") == ["부산", "산항", "항은", "매년"]
+    assert lexical_terms("The iPhone手机 sold 2100万 units") == [
+        "iphon",
+        "手机",
+        "sold",
+        "2100",
+        "万",
+        "unit",
+    ]  # text order
+    assert lexical_terms("ｶﾀｶﾅ") == lexical_terms("カタカナ") == ["カタ", "タカ", "カナ"]  # NFKC: halfwidth kana
+    assert lexical_terms("人々") == ["人々"] and lexical_terms("中") == ["中"]
+
+
+def _downgrade(path, rows):
+    """Make an index look written by the tokenizer before CJK support: no stamp, rows' old terms."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM meta WHERE key = 'tokenizer'")
+    for cid, text in rows.items():
+        (rowid,) = db.execute("SELECT rowid FROM chunks WHERE id = ?", (cid,)).fetchone()
+        db.execute("UPDATE fts SET terms = ? WHERE rowid = ?", (" ".join(_terms_before_cjk(text)), rowid))
+    db.commit()
+    db.close()
+
+
+def test_an_index_of_an_older_tokenizer_redoes_only_its_cjk_chunks(tmp_path):
+    from assistant.lexical import TOKENIZER
+
+    zh = ("z1", "标题：比特币\n比特币的发行总量为2100万枚。", "/d/z.txt")
+    path = str(tmp_path / "l.sqlite3")
+    ix = LexicalIndex(path)
+    ix.upsert(DOCS + [zh], marker="v1")
+    english_rows = dict(ix._db().execute("SELECT id, rowid FROM chunks WHERE id != 'z1'").fetchall())
+    english_scores = ix.search("strikes in Venezuela", 5)
+    ix.close()
+    _downgrade(path, {"z1": zh[1]})
+    old = LexicalIndex(path)
+    assert old.search("发行总量", 3) == []  # the whole-run terms of before: a phrase matched nothing
+    old.close()
+    _downgrade(path, {})
+
+    ix = LexicalIndex(path)  # opening brings it up to date: the CJK chunk goes, the marker with it
+    assert ix.ids() == set(english_rows) and ix.marker() is None and len(ix) == 4
+    assert dict(ix._db().execute("SELECT id, rowid FROM chunks").fetchall()) == english_rows  # English rows untouched
+    assert ix._db().execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone()[0] == TOKENIZER
+    store = {c: (c, t, s) for c, t, s in DOCS + [zh]}
+    assert ix.reconcile(store, lambda ids: [store[i] for i in ids], marker="v1") == (1, 0)  # what a reader does
+    assert ix.search("发行总量", 3)[0][0] == "z1" and ix.search("strikes in Venezuela", 5) == english_scores
+    ix.close()
+    assert LexicalIndex(path).marker() == "v1"  # stamped: the next open changes nothing
+
+    en = str(tmp_path / "en.sqlite3")  # an English index: stamped, nothing dropped, the marker kept
+    ix = LexicalIndex(en)
+    ix.upsert(DOCS, marker="v7")
+    before = ix.search("strikes in Venezuela", 5)
+    ix.close()
+    _downgrade(en, {})
+    ix = LexicalIndex(en)
+    assert ix.marker() == "v7" and len(ix) == 4 and ix.search("strikes in Venezuela", 5) == before
+
+
+def test_a_reader_brings_an_older_index_up_to_date_without_re_embedding(settings, shared_embedder, corpus):
+    from assistant import lexical
+    from assistant.ingest import ingest
+    from assistant.retrieve import Retriever
+    from assistant.store import Store
+
+    text = "比特币是一种数字货币。比特币的发行总量为2100万枚，大约每四年减半一次。"
+    (corpus / "zh.txt").write_text(text, encoding="utf-8")
+    store = Store(settings)
+    ingest([str(corpus)], store, shared_embedder, settings, progress=False)
+    ix = lexical.for_store(store)
+    (zh_id,) = [c.id for c in store.all_chunks() if c.source.endswith("zh.txt")]
+    zh = next(c for c in store.all_chunks() if c.id == zh_id)
+    rows = dict(ix._db().execute("SELECT id, rowid FROM chunks WHERE id != ?", (zh_id,)).fetchall())
+    path = ix.path
+    ix.close()
+    lexical._OPEN.clear()  # as a new process would
+    _downgrade(path, {zh_id: zh.context + "\n" + zh.text})
+
+    class Counting:  # the embedder, counting what it is asked to embed
+        def __init__(self):
+            self.texts = []
+
+        def embed(self, texts, batch_size=32):
+            self.texts += list(texts)
+            return shared_embedder.embed(texts, batch_size)
+
+    embedder = Counting()
+    r = Retriever(Store(settings), embedder, settings)
+    top = r.search("发行总量", 3)[0]
+    assert top.chunk.id == zh_id and top.lexical > 0
+    ix = lexical.for_store(r.store)
+    assert ix.ids() == {c.id for c in store.all_chunks()} and ix.marker() == r.store.version()
+    assert {k: v for k, v in ix._db().execute("SELECT id, rowid FROM chunks").fetchall() if k != zh_id} == rows
+    assert set(embedder.texts) == {"发行总量"}  # only the query was embedded: no chunk re-embedded

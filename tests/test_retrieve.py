@@ -158,3 +158,74 @@ def test_names_and_outlets_are_looked_up_within_the_scope(scoped):
     view = r.scoped([f["b"]])
     assert view.unknown_names("What did Ilse Marrow say?") == ["Ilse Marrow"]
     assert {p.chunk.source for p in view.search("lighthouse lens", 3)} == {f["b"]}
+
+
+# --------------------------------------------------------------------------- Chinese and Japanese text
+# Documents written for these tests: two Chinese ones (so the lexical leg has to tell them apart),
+# one Japanese, beside the English seed article.
+BITCOIN_ZH = """标题：比特币的发行
+
+比特币是一种去中心化的数字货币，由中本聪在2008年提出。比特币的发行总量为2100万枚，大约每四年减半一次。矿工通过工作量证明获得新发行的比特币。
+"""
+HARBOUR_ZH = """标题：港口的新码头
+
+新的集装箱码头将于明年开放，预计每年处理三百万个集装箱。市政府表示，码头的建设费用由港务局承担。
+"""
+SAKURA_JA = """タイトル：東京の桜
+
+東京では毎年三月下旬に桜が開花します。上野公園には約八百本の桜があり、花見客でにぎわいます。
+"""
+
+
+@pytest.fixture
+def cjk(settings, shared_embedder, corpus):
+    from assistant import Assistant
+
+    for name, text in (("bitcoin.txt", BITCOIN_ZH), ("harbour.txt", HARBOUR_ZH), ("sakura.txt", SAKURA_JA)):
+        (corpus / name).write_text(text, encoding="utf-8")
+    a = Assistant(settings)
+    a.embedder = shared_embedder
+    a.ingest(str(corpus), progress=False)
+    return a, corpus
+
+
+@pytest.mark.parametrize(
+    "question, doc",
+    [
+        ("比特币的发行总量是多少？", "bitcoin.txt"),
+        ("发行总量", "bitcoin.txt"),
+        ("上野公園には桜が何本ありますか？", "sakura.txt"),
+    ],
+)
+def test_a_chinese_or_japanese_question_ranks_its_passage_first_by_its_terms(cjk, question, doc):
+    a, corpus = cjk
+    got = a.search(question, k=5)
+    top = got[0]
+    assert top.chunk.source == str(corpus / doc)
+    assert top.lexical > 0 and all(p.lexical < top.lexical for p in got[1:])  # the lexical leg decides
+    lex, _, _ = a.retriever._lexical_index()
+    assert lex.search(question, 1)[0][0] == top.chunk.id
+
+
+def test_a_chinese_question_passes_the_evidence_gate_on_its_terms(cjk, settings, monkeypatch):
+    """Coverage alone (dense similarity made unable to count) lets the question reach the LLM."""
+    from test_answer import ScriptedLLM
+
+    from assistant import answer
+    from assistant.answer import Answerer, coverage
+
+    a, corpus = cjk
+    monkeypatch.setattr(answer, "MIN_DENSE", 1.01)
+    q = "比特币的发行总量是多少？"
+    top = a.search(q, k=5)[0]
+    assert coverage(q, top) >= answer.MIN_COVERAGE
+    llm = ScriptedLLM("比特币的发行总量为2100万枚 [1]。")
+    events = list(Answerer(a.retriever, lambda: llm, settings).stream(q))
+    result = events[-1].data
+    assert llm.calls and llm.judged  # past the evidence gate: drafted and judged
+    assert not result.refused and {c.source for c in result.citations} == {str(corpus / "bitcoin.txt")}
+    assert "2100" in result.citations[0].quote
+    # a Chinese question about what no document says is still refused before the LLM
+    llm = ScriptedLLM("火星的首都是奥林匹斯 [1]。")
+    result = list(Answerer(a.retriever, lambda: llm, settings).stream("火星的首都是哪里？"))[-1].data
+    assert result.refused and not llm.calls
