@@ -175,11 +175,15 @@ def test_one_part_not_stated_makes_the_verdict_no_and_quotes_its_sources_first(a
     assert [c["p"] for c in a.checks] == [0.95, 0.05, 0.95]  # the whole question passes; one part does not
 
 
+#: A question in two parts whose evidence (one sentence in each document) shares one name.
+SHARED_NAME_QUESTION = (
+    "Who is the official that the Valley Gazette quotes on the cost of the repairs, "
+    "and that the Hill Courier says thanked the engineers for the inspection?"
+)
+
+
 def test_a_question_in_parts_is_answered_with_the_name_their_evidence_shares(answer_with):
-    q = (
-        "Who is the official that the Valley Gazette quotes on the cost of the repairs, "
-        "and that the Hill Courier says thanked the engineers for the inspection?"
-    )
+    q = SHARED_NAME_QUESTION
     events, llm = answer_with("The Hill Courier is the official [1].", q)
     a = _answer(events)
     assert not llm.calls  # no draft: the name comes from the evidence
@@ -191,10 +195,7 @@ def test_a_question_in_parts_is_answered_with_the_name_their_evidence_shares(ans
 
 
 def test_a_shared_name_the_judge_rejects_falls_back_to_a_judged_draft(answer_with):
-    q = (
-        "Who is the official that the Valley Gazette quotes on the cost of the repairs, "
-        "and that the Hill Courier says thanked the engineers for the inspection?"
-    )
+    q = SHARED_NAME_QUESTION
     events, llm = answer_with("Mayor Dana Ortiz spoke about the cost [1].", q, judge=lambda p: 0.1)
     a = _answer(events)
     assert llm.calls and a.refused  # the draft was written, and judged too
