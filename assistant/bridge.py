@@ -148,8 +148,8 @@ def _is_sentence_start(text: str, m: re.Match) -> bool:
 def find(question: str, part_sources: list[list[Source]], texts: list[str]) -> Bridge | None:
     """The name the parts' sentences share, if one clearly does; else None.
 
-    ``part_sources``: each part's best sentences, best first; ``texts``: the passages' texts,
-    where a short name's first name may be found.
+    ``part_sources``: each part's best sentences (``evidence.select``: reading order, each with
+    its score); ``texts``: the passages' texts, where a short name's first name may be found.
     """
     if len(part_sources) < MIN_PARTS or not asks_for_one_name(question):
         return None
@@ -212,7 +212,8 @@ def find(question: str, part_sources: list[list[Source]], texts: list[str]) -> B
     quotes: list[Source] = []
     for sources in part_sources:
         naming = [s for s in sources if _mentions(s.text, members)]
-        naming.sort(key=lambda s: not _mentions(s.text, [shown.lower()]))  # the full name first, if a quote has it
+        # The best-scoring sentence that writes the full name shown, else the best that names it.
+        naming.sort(key=lambda s: (not _mentions(s.text, [shown.lower()]), -s.score))
         if naming and all((q.source, q.start) != (naming[0].source, naming[0].start) for q in quotes):
             quotes.append(naming[0])
     return Bridge(shown, quotes, parts_n, mentions, runner_up[2] if runner_up else None)

@@ -39,6 +39,16 @@ def test_a_quote_with_the_full_name_is_preferred():
     assert found.sources[0].start == 60  # the quote that writes "Marta Olsen", not only "Olsen"
 
 
+def test_of_the_quotes_naming_it_the_best_scoring_is_shown():
+    weak = _src("Marta Olsen was seen at the harbour.", "gazette.txt")
+    weak.score = 0.2
+    strong = _src("Marta Olsen rebuilt the old lighthouse on Kell Point.", "gazette.txt", 50)
+    strong.score = 0.9
+    part2 = [_src("On Friday the medal went to Marta Olsen.", "times.txt")]
+    found = bridge.find(QUESTION, [[weak, strong], part2], [])
+    assert found is not None and found.sources[0].start == 50
+
+
 def test_initials_count_for_the_full_name():
     part1 = [_src("Nora Beck Lund designed the bridge, the council said.", "a.txt")]
     part2 = [_src("The ferry terminal was also designed by NBL, and Ivo Brandt built it.", "b.txt")]
