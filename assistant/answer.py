@@ -16,6 +16,9 @@ Steps: retrieve passages -> gate on evidence -> then one of two paths:
   one clearly does and the judge does not reject it: the name, then one quote per part that
   names it. No LLM draft, so the answer's one load-bearing word is a span of every quote.
   Otherwise they are drafted like other questions.
+- **"Who / what is the DESCRIPTION?"** is answered with the one name a sentence writes beside
+  that description ("Venezuelan President Nicolás Maduro", "Tomas Brandt, the chief engineer,";
+  ``appositive.py``), the same way: the name, then that quote; the judge only vetoes.
 - **Other questions** (who / what / when / how many ..., and "A or B?") are drafted by the
   LLM from the numbered sentences, and each draft sentence is shown only if the judge says the
   sources it cites (plus each question part's best sentence) state it.
@@ -41,7 +44,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import bridge, phrases
+from . import appositive, bridge, phrases
 from .evidence import Source, label, render_sources, select
 from .judge import Judge, Judgment
 from .prompts import render
@@ -59,7 +62,7 @@ WHOLE_PER_PART = 2  # of those, the ones the judge reads for the whole question
 MAX_JUDGED = 3  # judge calls per open answer
 MAX_QUOTES = 4  # quotations the judge reads for one claim
 MAX_BRIDGE_PARTS = 5  # parts of a question whose evidence is searched for a shared name
-BRIDGE_FLOOR = 0.4  # judge P(yes) under which a shared name is not shown (the LLM drafts instead)
+BRIDGE_FLOOR = 0.4  # judge P(yes) under which a name built from evidence is not shown (the LLM drafts instead)
 LEADING_CITATIONS = re.compile(r"^(\s*\[[\d,\s]*\]?[.,;]?)*\s*")
 
 
@@ -152,12 +155,16 @@ class Answerer:
         self._judge_factory = judge_factory or (lambda: Judge(llm_factory()))
         self.settings = settings
 
-    def stream(self, question: str, retrieval_query: str | None = None) -> Iterator[Event]:
+    def stream(
+        self, question: str, retrieval_query: str | None = None, names_from: str | None = None
+    ) -> Iterator[Event]:
+        """``names_from``: the text whose names must occur in the documents (default: the query);
+        a translated question's transliterated names ("Qingshan Bridge") would never match."""
         t0 = time.perf_counter()
         query = retrieval_query or question
         passages = self.retriever.search(query, self.settings.top_k)
         yield Event("passages", passages)
-        unknown = self.retriever.unknown_names(query)
+        unknown = self.retriever.unknown_names(names_from or query)
         timings: dict[str, float | None] = {"retrieve_s": None, "first_token_s": None, "total_s": None}
         if unknown or not has_evidence(query, passages):
             timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
@@ -270,6 +277,11 @@ class Answerer:
         run.timings["retrieve_s"] = round(time.perf_counter() - run.t0, 3)
         if not sources:
             return
+        described = appositive.find(query, sources)
+        if described is not None:
+            run.checks.append(described.to_dict())
+            if (yield from self._named(run, described.name, [run.register(described.source)])):
+                return
         # A question in several parts ("Which company, reported by A for X and by B for Y, ...?")
         # is answered by several sources: the judge reads each part's best sentence too.
         extra: list[Source] = []
@@ -315,8 +327,14 @@ class Answerer:
         if found is None:
             return False
         run.checks.append(found.to_dict())
-        quotes = [run.register(s) for s in found.sources]
-        verdict = self._judge_factory().claim(run.query, f"The answer is {found.name}.", quotes)
+        return (yield from self._named(run, found.name, [run.register(s) for s in found.sources]))
+
+    def _named(self, run: _Run, name: str, quotes: list[Source]) -> Generator[Event, None, bool]:
+        """Show "Name:" and the quotes that name it, unless the judge rejects the name as the answer.
+
+        The name is a span of every quote by construction (bridge.py, appositive.py); the judge
+        only vetoes (``BRIDGE_FLOOR``), so a name whose quotes plainly do not answer is not shown."""
+        verdict = self._judge_factory().claim(run.query, f"The answer is {name}.", quotes)
         run.first_token()
         run.checks.append(verdict.to_dict())
         if verdict.p < BRIDGE_FLOOR:
@@ -324,7 +342,7 @@ class Answerer:
         for i, s in enumerate(quotes):
             text = self._quote_sentence(run, s)
             if i == 0:
-                text = phrases.NAMED.format(name=found.name) + " " + text
+                text = phrases.NAMED.format(name=name) + " " + text
             yield from run.emit(self, text)
         return True
 

@@ -113,7 +113,7 @@ def _mentions(text: str, forms: list[str]) -> bool:
     return any(re.search(r"(?<![\w-])" + re.escape(f) + r"(?![\w-])", low) for f in forms)
 
 
-def _is_person(name: str) -> bool:
+def is_person(name: str) -> bool:
     words = name.split()
     return (
         len(words) >= 2
@@ -199,7 +199,7 @@ def find(question: str, part_sources: list[list[Source]], texts: list[str]) -> B
         mentions = sum(count[m] for m in members)
         shown = surface[members[0]]  # the longest form: the one the others end or abbreviate
         shown = _lengthen(shown, texts) if len(shown.split()) == 1 else shown
-        if _WHO.match(question) and not _is_person(shown):
+        if _WHO.match(question) and not is_person(shown):
             continue
         candidates.append((len(parts), mentions, shown, members))
     candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))

@@ -80,3 +80,10 @@ def test_seed_question_within_the_seed_file_cites_only_it(seed_assistant):
     assert not a.refused, a.answer
     assert a.scope == [str(SEED_FILE)] and a.citations
     assert all(c.source == str(SEED_FILE) and exact(c) for c in a.citations)
+
+
+def test_who_is_the_description_is_answered_with_the_name_written_beside_it(seed_assistant):
+    a = seed_assistant.ask("Who is the Venezuelan president mentioned in the article?")
+    assert not a.refused and a.answer.startswith("Nicolás Maduro:"), a.answer
+    assert a.citations and all(exact(c) for c in a.citations)
+    assert "Venezuelan President Nicolás Maduro" in a.citations[0].quote
