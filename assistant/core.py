@@ -278,10 +278,12 @@ class Assistant:
         lang = language.detect(question)  # other languages are answered in English, then translated back
         asked = language.to_english(self.llm, question) if lang != "en" else question
         standalone = standalone_question(self.llm, history or [], asked) if history else None
-        retrieval_query = standalone
+        retrieval_query, names_from = standalone, None
+        if lang in language.UNSPACED:  # its own words find passages in its language (language.py)
+            retrieval_query, names_from = f"{standalone or asked} {question}", question
         answerer = Answerer(self._scoped(scope), lambda: self.llm, self.settings)
         pieces: list[str] = []
-        for event in answerer.stream(asked, retrieval_query=retrieval_query):
+        for event in answerer.stream(asked, retrieval_query=retrieval_query, names_from=names_from):
             if lang != "en" and event.kind == "text":
                 pieces.append(event.data.strip())  # translated once the English answer is complete
                 continue

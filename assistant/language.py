@@ -9,14 +9,17 @@ and the finished answer is translated back in one call. Trade-offs:
 * Detection is a small rule (script ranges, then function words of the common Latin-script
   languages) rather than a model: it needs nothing to download and is right on whole questions;
   short or mixed ones fall back to English, which is what the pipeline does anyway.
-* Retrieval searches with the English question only: mixing the user's own words in made
-  them look like names no document mentions. So documents in the question's own language
-  (a Chinese question over a Chinese PDF) are found only as well as the English embedder finds
-  them from the translation, and the evidence gate weighs the English question's terms: a known
-  gap. The lexical index itself tokenizes Chinese, Japanese and Korean (character bigrams,
-  ``lexical.py``): ``assistant search`` and an ``Answerer`` given the original question find
-  such a passage and accept it as evidence; retrieving with the original CJK question (its
-  script has no capitalized words to mistake for names) would close the gap.
+* Retrieval searches with the English question, and for Chinese, Japanese and Korean
+  (``UNSPACED``) with the English question followed by the original one. The lexical index
+  splits those scripts into character bigrams (``lexical.py``), so the original's words find a
+  passage in the question's own language (a Chinese question over a Chinese PDF) and count in
+  the evidence gate, while the translation finds English passages. Only the original's names
+  must occur in the documents: a translation transliterates (青石大桥 -> "Qingshan Bridge"), and
+  such a name matches nothing. The original is not added
+  for Latin-script languages: its capitalized words ("Qui", "Quel") looked like names no
+  document mentions, and the English embedder reads them poorly anyway. Such a question over
+  documents in its own Latin-script language is found only as well as the translation's words
+  match them: a known gap (a multilingual embedder via ``ASSISTANT_EMBED_MODEL`` narrows it).
 * The reply is not streamed: it is built once the English answer is verified, sentence by
   sentence. A sentence that quotes a source keeps the quotation verbatim and only its fixed
   words are localized (``phrases.LOCALIZED``: the verdicts, "says:", the refusal and the
@@ -46,6 +49,9 @@ NAMES = {
     "ru": "Russian",
     "ar": "Arabic",
 }
+
+#: Scripts written without spaces between words: the original question is searched too (see above).
+UNSPACED = {"zh", "ja", "ko"}
 
 _SCRIPTS = [
     ("ja", re.compile(r"[\u3040-\u30ff]")),

@@ -65,7 +65,8 @@ _ABBREV = {
     "ft",
 }
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace, or at a line break.
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
+# Full-width marks end a sentence with no space after them (Chinese, Japanese: "。它的").
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|[。！？]+[」』\"'”’）)\]]*|\n")
 # Lone surrogates (undecodable bytes in argv, via surrogateescape) and control characters other
 # than whitespace: no tokenizer or JSON encoder accepts the first, and neither means anything.
 _JUNK = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

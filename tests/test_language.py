@@ -83,3 +83,27 @@ def test_a_spanish_question_over_an_english_document(tmp_path, shared_embedder):
     assert not answer.refused, answer.answer
     assert any("06:40" in c.quote for c in answer.citations)
     assert "06:40" in answer.answer and answer.answer != answer.answer_en
+
+
+BRIDGE_ZH = """标题：青石大桥通车公告
+青石大桥于2019年5月正式通车。大桥全长1250米，由港城建设集团承建。桥上设有两条自行车道。
+"""
+
+
+@pytest.mark.llm
+def test_a_chinese_question_over_a_chinese_document(tmp_path, shared_embedder):
+    from assistant import Assistant
+    from assistant.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bridge.md").write_text(BRIDGE_ZH, encoding="utf-8")
+    (docs / "notice.md").write_text(FERRY, encoding="utf-8")
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.embedder = shared_embedder
+    a.ingest(str(docs))
+    answer = a.ask("青石大桥全长多少米？")
+    assert answer.language == "zh" and not answer.refused, answer.answer
+    assert any(c.source.endswith("bridge.md") and "1250" in c.quote for c in answer.citations), answer.citations
+    assert all(len(c.quote) < len(BRIDGE_ZH) - 20 for c in answer.citations)  # a sentence, not the whole text
+    assert "1250" in answer.answer
