@@ -96,15 +96,21 @@ def xllamacpp_params(
     port: int = 0,
     name: str | None = None,
     api_key: str = "",
+    parallel: int = 1,
 ):
-    """``xllamacpp.CommonParams`` shared by the embedded LLM and ``assistant.llm_server``."""
+    """``xllamacpp.CommonParams`` shared by the embedded LLM and ``assistant.llm_server``.
+
+    ``parallel`` slots decode their requests in one batch (llama.cpp's continuous batching); each
+    slot gets ``n_ctx`` tokens, so the context allocated is ``n_ctx * parallel``. One slot (the
+    embedded LLM) queues requests and keeps the last prompt's KV cache."""
     import xllamacpp
 
     threads = max(1, int(threads or os.cpu_count() or 1))
+    parallel = max(1, int(parallel))
     p = xllamacpp.CommonParams()
     p.model.path = model_path
-    p.n_ctx = int(n_ctx)
-    p.n_parallel = 1  # one slot: requests queue, and the slot keeps the last prompt's KV cache
+    p.n_ctx = int(n_ctx) * parallel  # llama.cpp splits the context between the slots
+    p.n_parallel = parallel
     p.cpuparams.n_threads = threads
     p.cpuparams_batch.n_threads = threads
     p.cache_prompt = True

@@ -6,6 +6,7 @@ Design: xllamacpp ships llama.cpp's own C++ HTTP server, so this module only con
 Point the assistant at it with ``ASSISTANT_LLM_URL=http://HOST:PORT/v1``.
 
     python -m assistant.llm_server --model PATH --port 8080      # PATH defaults to the packaged Qwen
+    python -m assistant.llm_server --port 8080 --parallel 4      # four requests decoded together
 
 It prints one line ``serving NAME at http://HOST:PORT/v1`` on stdout once it is ready (with
 ``--port 0`` the system picks a free port and that line tells which), and stops on Ctrl-C or
@@ -30,11 +31,14 @@ def start(
     threads: int | None = None,
     name: str = "default",
     api_key: str = "",
+    parallel: int = 1,
 ):
     """Start serving in background threads; returns ``(server, base_url)``. Keep ``server`` alive."""
     import xllamacpp
 
-    params = xllamacpp_params(model_path, n_ctx, threads, host=host, port=port, name=name, api_key=api_key)
+    params = xllamacpp_params(
+        model_path, n_ctx, threads, host=host, port=port, name=name, api_key=api_key, parallel=parallel
+    )
     try:
         server = xllamacpp.Server(params)
     except RuntimeError:
@@ -53,9 +57,10 @@ def serve(
     threads: int | None = None,
     name: str = "default",
     api_key: str = "",
+    parallel: int = 1,
 ) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM)."""
-    server, url = start(model_path, host, port, n_ctx, threads, name, api_key)
+    server, url = start(model_path, host, port, n_ctx, threads, name, api_key, parallel)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         print(f"warning: serving on {host} with no API key", file=sys.stderr, flush=True)
     print(f"serving {name} at {url}", flush=True)
@@ -78,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--name", default=None, help="model name clients send (default: ASSISTANT_LLM_NAME)")
     ap.add_argument("--api-key", default="", help="require this bearer token")
+    ap.add_argument(
+        "--parallel", type=int, default=1, help="requests decoded together (slots), each with --n-ctx tokens"
+    )
     args = ap.parse_args(argv)
 
     from .models import ModelError, llm_model_path
@@ -97,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             args.threads or settings.threads,
             args.name or settings.llm_name,
             args.api_key,
+            args.parallel,
         )
     except (ModelError, LLMError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -144,6 +144,15 @@ API_KEY = "test-key-" + uuid.uuid4().hex[:8]
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
+    yield from _serve(tmp_path_factory, "--n-ctx", "2048")
+
+
+@pytest.fixture(scope="module")
+def two_slot_url(tmp_path_factory):
+    yield from _serve(tmp_path_factory, "--n-ctx", "1024", "--parallel", "2")
+
+
+def _serve(tmp_path_factory, *args: str):
     log_path = tmp_path_factory.mktemp("llm_server") / "stderr.log"
     with (
         open(log_path, "w") as log,
@@ -156,8 +165,7 @@ def server_url(tmp_path_factory):
                 tiny_llm_path(),
                 "--port",
                 "0",
-                "--n-ctx",
-                "2048",
+                *args,
                 "--threads",
                 "2",
                 "--name",
@@ -211,6 +219,23 @@ def test_llm_server_streams_sse(server_url):
     )
     events = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]" and len(events) >= 4
+
+
+def test_parallel_slots_each_get_the_context_and_answer_together(two_slot_url):
+    import concurrent.futures
+
+    base = two_slot_url.removesuffix("/v1")
+    for _ in range(120):  # the port answers before the model is loaded
+        try:
+            props = json.loads(_http(base + "/props"))
+            break
+        except urllib.error.HTTPError:
+            time.sleep(0.5)
+    assert props["total_slots"] == 2 and props["default_generation_settings"]["n_ctx"] == 1024
+    llm = OpenAICompatibleLLM(two_slot_url, model="tiny", api_key=API_KEY, timeout=60)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda _: llm.complete(QUESTION, max_tokens=8), range(2)))
+    assert all(r.strip() for r in replies)
 
 
 def test_openai_compatible_llm_streams_from_real_server(server_url):
