@@ -12,7 +12,9 @@ ask it at each request:
 * Each user has a **private collection**, ``user-NAME`` (created on first use, uploads saved in
   ``<uploads>/user-NAME/``), which only they can read and write, and read access to the
   **shared collection**, the ``collection`` setting (``documents``), which only the command
-  line writes (``assistant ingest``). A request without a collection uses the private one.
+  line writes (``assistant ingest``). A request without a collection uses the private one; the
+  two together, ``user-NAME+documents`` (``assistant/combined.py``; the Chat tab's default choice),
+  answer from both at once, each member checked by this same rule.
 * Anything else, another user's collection or one typed in, is refused with the same message
   whether it exists or not (``Forbidden``: a 403 on ``/v1``), so names cannot be probed.
   Because a request reaches only those two collections, search, answers, citations, the
@@ -46,13 +48,17 @@ Design and trade-offs:
   renamed over the old one (``os.replace``: a crash leaves the old file or the new one, never
   half of one), mode 0600. A file that cannot be read or parsed is an error, never "no users":
   a broken file must not open a server.
+* **Failed logins** are limited per name and per client address (``assistant/logins.py``, in
+  front of Gradio's login form): after ``login_attempts`` wrong passwords a name waits
+  ``login_lockout_s`` seconds, told so in one line.
 * **What is protected:** other users' documents, their search results, citations and document
   text, through the page, ``/ask``, ``/search``, ``/v1``, a collection name or a document path;
   conversations, which live in each browser session's server-side state (``gr.State``), on disk
   only as a user's own export and the answers they rate (the owner's feedback file).
 * **What is not:** anyone with the server's files (the index, uploads, this file: plain files;
   use disk encryption), the command line (it is the owner's: it reads every collection), traffic
-  (put TLS in front beyond loopback), login bursts (slowed by argon2, not locked out), and
+  (put TLS in front beyond loopback), a locked-out name's owner (anyone can lock a name for
+  ``login_lockout_s`` by failing on purpose: the price of stopping guessing), and
   Gradio's own upload cache (temporary copies of uploaded files under a content-hash path, which
   only someone who already has the file's bytes can name). An identical question on the shared
   collection may be answered from the cache another user filled: shared content by definition.
@@ -80,6 +86,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from . import combined
 from .errors import Forbidden, InputError, SettingsError, StoreError
 from .store import INTERNAL, check_name
 
@@ -363,16 +370,21 @@ class Access:
         return self.readable is not None
 
     def _allowed(self, collection: str | None, names: tuple[str, ...] | None, verb: str) -> str | None:
-        if names is None:  # local mode: what was asked (None: the app's own collection)
+        if names is None:  # local mode: what was asked (None: the app's own collection), a combined name normalised
+            if collection and combined.is_combined(collection):
+                return combined.check(collection)
             return collection or None
-        name = collection or self.default
-        if name is not None and name in names:
-            return name
+        asked = combined.parts(collection) if collection else ((self.default,) if self.default else ())
+        if asked and all(n in names for n in asked):
+            return combined.join(asked)
         if not self.readable:
             raise Forbidden("log in to use the assistant")
         if not names:
             raise Forbidden(f"this API key can only read the shared collection {self.default!r}")
+        name = next((n for n in asked if n not in names), collection)
         shown = " and ".join(f"{n} (yours)" if self.user and n == self.default else n for n in names)
+        if verb == "change" and combined.is_combined(collection):
+            raise Forbidden(f"uploads and removals go to one collection: you can change {shown}")
         raise Forbidden(f"you cannot {verb} the collection {name!r}: you can {verb} {shown}")
 
     def read(self, collection: str | None) -> str | None:
@@ -382,6 +394,14 @@ class Access:
     def write(self, collection: str | None) -> str | None:
         """The collection an upload or removal uses; Forbidden if not this caller's."""
         return self._allowed(collection, self.writable, "change")
+
+    @property
+    def together(self) -> str | None:
+        """The combined name of everything this caller may read (``user-NAME+documents``), or None
+        when that is a single collection (or everything, locally)."""
+        if not self.readable or len(self.readable) < 2:
+            return None
+        return combined.join(self.readable)
 
     def visible(self, names: Iterable[str]) -> list[str]:
         """The collections to offer in a chooser: all of ``names`` locally, else the readable ones."""

@@ -75,19 +75,32 @@ class Assistant:
         """This assistant on another collection of the same index, sharing the embedder and the LLM.
 
         Cheap (nothing is loaded) and cached per name, so front ends can call it per request.
-        ``None`` or this assistant's own collection gives this assistant back.
+        ``None`` or this assistant's own collection gives this assistant back. A combined name,
+        ``"user-alice+documents"``, gives one Assistant over those collections together, read only
+        (``assistant/combined.py``).
         """
+        from . import combined  # it builds on this class
+
         root = self._origin or self
         if collection is None or collection == root.settings.collection:
             return root
-        name = check_name(collection)
+        if combined.is_combined(collection):
+            name = combined.check(collection)
+            if not combined.is_combined(name):  # "a+a": one collection
+                return root.using(name)
+        else:
+            name = check_name(collection)
         with root._lock:
             other = root._others.get(name)
-            if other is None:
+        if other is None:  # built outside the lock: a combined one asks ``using`` for its members
+            if combined.is_combined(name):
+                other = combined.CombinedAssistant(root, name)
+            else:
                 other = Assistant(root.settings.model_copy(update={"collection": name}))
                 other.embedder, other._origin = root.embedder, root
-                root._others[name] = other
-            return other
+            with root._lock:
+                other = root._others.setdefault(name, other)
+        return other
 
     def collections(self) -> list[dict]:
         """The index's collections: name, documents, chunks (internal ones such as ``NAME--rebuild`` hidden)."""

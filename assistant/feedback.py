@@ -30,7 +30,10 @@ Design and trade-offs:
   the next; the reader skips lines that are not JSON objects and says how many.
 * **Local and private.** The file lives under the index folder by default (``feedback_file``
   setting; ``<index_dir>/feedback.jsonl``), is created with mode 0600, and holds only what the
-  voter saw: that one question, its answer and citations, not the rest of the conversation.
+  voter saw: that one question, its answer and citations, not the rest of the conversation. With
+  accounts each line names its voter (``user``), so the owner can tell whose rating it is; users
+  have no way to read the file (no endpoint serves it, and the per-answer lines hold their own
+  question only). It is the owner's, like the index: ``assistant feedback`` on the command line.
 """
 
 from __future__ import annotations
@@ -212,9 +215,11 @@ class FeedbackStore:
         comment: str = "",
         refused: bool = False,
         collection: str | None = None,
+        user: str | None = None,
         when: float | None = None,
     ) -> dict:
-        """Append one vote line and return it. ``vote``: "up", "down" or "none" (taken back)."""
+        """Append one vote line and return it. ``vote``: "up", "down" or "none" (taken back); ``user``:
+        the logged-in voter (accounts), None without accounts."""
         if vote not in VOTES:
             raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
         record = {
@@ -227,6 +232,7 @@ class FeedbackStore:
             "citations": [_citation(c) for c in citations],
             "comment": str(comment or "").strip()[:MAX_COMMENT_CHARS],
             "collection": collection,
+            "user": user,
         }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -289,7 +295,7 @@ def report(feedback: Feedback, path: str | os.PathLike | None = None) -> dict:
         "up": sum(1 for r in current if r["vote"] == "up"),
         "down": len(down),
         "down_voted": [
-            {k: r.get(k) for k in ("time", "question", "answer", "comment", "citations", "collection", "id")}
+            {k: r.get(k) for k in ("time", "question", "answer", "comment", "citations", "collection", "user", "id")}
             for r in down
         ],
     }
@@ -313,7 +319,8 @@ def report_text(rep: dict) -> str:
         lines.append("Down-voted, most recent first:")
         for r in rep["down_voted"]:
             when = str(r.get("time") or "")[:16].replace("T", " ")
-            lines.append(f"  {when}  {one_line(r.get('question'))}")
+            by = f"  ({one_line(r['user'])})" if r.get("user") else ""
+            lines.append(f"  {when}  {one_line(r.get('question'))}{by}")
             answer = one_line(r.get("answer"))
             lines.append(f"      answer: {answer[:200]}{'…' if len(answer) > 200 else ''}")
             if r.get("comment"):

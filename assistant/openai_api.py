@@ -65,6 +65,8 @@ Design and trade-offs:
   documents (``Assistant.using``; default: the server's ``collection`` setting). It is a body field
   rather than one model per collection so that ``/v1/models`` stays one fixed entry and the model
   name keeps meaning nothing; an invalid name is a 400, a collection that does not exist a 409.
+  ``"user-alice+documents"`` (names joined by ``+``) answers from those collections together, the
+  citations from either (``assistant/combined.py``).
 * **Usage is an estimate** (about 4 characters a token), because the pipeline makes several
   LLM calls per answer (rewrite, draft, judge) and their counts are not exposed; the fields are
   valid integers so clients that sum them keep working.
@@ -86,9 +88,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.routing import BaseRoute
 
-from . import accounts, queueing
+from . import accounts, combined, queueing
 from .errors import AssistantError, Busy, Forbidden, IndexNotReady, InputError, SettingsError
-from .store import check_name
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ def router(assistant) -> APIRouter:
             if not isinstance(collection, str):
                 return error_response(400, '"collection" must be the name of a collection', code="invalid_collection")
             try:
-                collection = check_name(collection)
+                collection = combined.check(collection)
             except InputError as e:
                 return error_response(400, str(e), code="invalid_collection")
         try:

@@ -156,6 +156,40 @@ class Settings(BaseSettings):
     cache_size: int = _field(
         256, "web", "Answers kept for identical questions on an unchanged index; 0 = no answer cache.", ge=0, le=100_000
     )
+    login_attempts: int = _field(
+        5,
+        "web",
+        "Failed logins allowed per user name within login_lockout_s; one more and that name waits "
+        "(four times as many per client address).",
+        ge=1,
+        le=1000,
+    )
+    login_lockout_s: float = _field(
+        300.0, "web", "Seconds a name or address waits after too many failed logins.", ge=1, le=86_400
+    )
+    history_turns: int = _field(
+        20,
+        "web",
+        "Questions and answers a chat session keeps (older ones leave the page, the follow-up "
+        "context and the export): bounds each session's memory.",
+        ge=1,
+        le=1000,
+    )
+    max_sessions: int = _field(
+        1000,
+        "web",
+        "Browser sessions whose conversation the web app keeps in memory; beyond this the least "
+        "recently used one is forgotten.",
+        ge=1,
+        le=1_000_000,
+    )
+    text_cache_mb: float = _field(
+        64.0,
+        "web",
+        "Megabytes of document text the web app keeps in memory to show citations in their document.",
+        ge=0,
+        le=100_000,
+    )
 
     @classmethod
     def settings_customise_sources(

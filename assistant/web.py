@@ -45,8 +45,9 @@ Design and trade-offs:
   The retriever notices the store's version change, so uploads are searchable at once.
 * **Collections.** A "Collection" chooser in the Chat tab (what to ask) and one in the Documents
   tab (what to list, where uploads go; a new name typed there is created by its first upload) pick
-  a collection of the index (``Assistant.using``); changing either moves the other and refreshes
-  the document list and the "Ask within" choices. Uploads to another collection than the default
+  a collection of the index (``Assistant.using``); changing either moves the other (unless the
+  Chat tab's choice, a combined one, already includes the other's) and refreshes the document
+  list and the "Ask within" choices. Uploads to another collection than the default
   are saved in ``<uploads>/<collection>/``. ``/ask`` and ``/search`` take an optional ``collection``.
 * **Copy, export, feedback, stop.** Each message has Gradio's copy button; a capture listener then
   puts the text *as shown* on the clipboard ("... at noon [1]. Sources: [1] Title"), not the
@@ -91,8 +92,18 @@ Design and trade-offs:
   their argon2 hashes (``accounts.Policy.login``), and every handler that touches documents asks
   ``accounts.Policy`` what the request's user (``gr.Request.username``) may use: their private
   collection (the default, where uploads go) and the shared one, nothing else. The choosers list
-  only those two; a name typed in, another user's collection, ``/ask``, ``/search`` or a removal
-  outside them is refused with one line. The rule itself lives in ``assistant/accounts.py``.
+  only those two, and the Chat tab's also both together (``user-NAME+documents``, the default:
+  one question over private and shared documents, citing either; ``assistant/combined.py``); a
+  name typed in, another user's collection, ``/ask``, ``/search`` or a removal outside them is
+  refused with one line. The rule itself lives in ``assistant/accounts.py``. The page says who is
+  logged in, with a "Log out" link (Gradio's ``/logout``, this browser only); failed logins are
+  limited per name and address (``assistant/logins.py``, a middleware in front of ``/login``).
+* **Bounded memory.** A session keeps its last ``history_turns`` questions and answers (older ones
+  leave the chat, the follow-up context and the export: ``trim_session``), Gradio keeps at most
+  ``max_sessions`` sessions (least recently used forgotten), and the document texts behind the
+  evidence panel are cached up to ``text_cache_mb`` (``assistant/textcache.py``). The answer cache
+  (``cache_size`` answers) and the queue (``max_queue``) are bounded already. ``benchmarks/soak.py``
+  measures the server's RSS under many sessions.
 * **Safety defaults.** Binds 127.0.0.1, never creates share links, analytics off, login when
   ``ASSISTANT_AUTH=user:password`` is set. No asset is fetched from the internet (bundled
   fonts, no CDN), so the page works offline.
@@ -112,18 +123,18 @@ import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import gradio as gr  # noqa: E402
 
-from . import accounts, feedback, phrases, queueing  # noqa: E402
+from . import accounts, combined, feedback, logins, phrases, queueing  # noqa: E402
 from .documents import MAX_BYTES, SUPPORTED, UnreadableFile  # noqa: E402
 from .documents import text_of as _read_text  # noqa: E402
-from .errors import AssistantError, IndexNotReady, LLMError, SettingsError, StoreError  # noqa: E402
+from .errors import AssistantError, IndexNotReady, InputError, LLMError, SettingsError, StoreError  # noqa: E402
 from .guide import SUGGESTIONS  # noqa: E402
-from .store import check_name, collection_names  # noqa: E402
+from .store import collection_names  # noqa: E402
+from .textcache import TextCache  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +264,18 @@ PASSAGES_HINT = (
 )
 
 
+def whoami_html(user: str | None) -> str:
+    """ "Logged in as NAME · Log out" (nothing without a login). The link is Gradio's own ``/logout``
+    route, for this browser only (``all_session=false``; its default would end the user's every
+    session): it deletes the login cookie and goes back to the login page."""
+    if not user:
+        return ""
+    return (
+        f'<div class="whoami">Logged in as <b class="whoami-name">{esc(user)}</b> · '
+        '<a href="logout?all_session=false" id="logout-link">Log out</a></div>'
+    )
+
+
 GUIDE_HINT = (
     '<div class="panel-title">Guide</div><div class="panel-empty">Click a document in the table to see its '
     "guide: its main points and questions it answers.</div>"
@@ -279,15 +302,12 @@ def guide_html(source: str, guide: dict | None) -> str:
     )
 
 
-@lru_cache(maxsize=32)
-def _cached_text(source: str, mtime_ns: int, size: int) -> str:
-    return _read_text(source)
+TEXTS = TextCache(64 * 1024 * 1024, _read_text)  # resized from ``text_cache_mb`` by build_app
 
 
 def document_text(source: str) -> str:
-    """``Assistant.text_of`` with a small cache keyed by the file's mtime and size."""
-    st = os.stat(source)
-    return _cached_text(source, st.st_mtime_ns, st.st_size)
+    """``Assistant.text_of`` through the byte-bounded cache (``assistant/textcache.py``)."""
+    return TEXTS.text(source)
 
 
 def evidence_html(item: dict, label: str) -> str:
@@ -559,6 +579,8 @@ a.cite.active-cite { background: #fde68a; color: #111; border-radius: 3px; }
 #doc-table [data-col="3"] span, #doc-table .sizing-body td:nth-child(4) .cell-wrap { overflow-wrap: anywhere; }
 #doc-table .table-wrap { overflow-x: auto; }
 #chat-actions { gap: 8px; }
+#whoami { min-height: 0; }
+.whoami { text-align: right; font-size: .9em; opacity: .85; margin-top: -6px; }
 #feedback-note { font-size: .85em; opacity: .8; min-height: 0; }
 #chat-row { align-items: flex-start; }
 #suggestions { gap: 6px; flex-wrap: wrap; }
@@ -650,6 +672,30 @@ def _turn_of_message(session: dict | None, index) -> dict | None:
     return None
 
 
+def trim_session(session: dict, keep: int) -> int:
+    """Keep a session's last ``keep`` turns (``history_turns``): older questions and answers leave the
+    follow-up history, the chat, the citations and passages, and the export. Returns turns dropped.
+
+    A turn is two chat messages (question, answer) in order, so dropping the oldest turns drops a
+    prefix of the messages; the kept turns' message numbers (what a thumb's like event names)
+    shift by as much.
+    """
+    turns = session.get("turns", {})
+    old = sorted(turns)[: max(0, len(turns) - keep)]
+    if not old:
+        return 0
+    first_kept = turns[sorted(turns)[len(old)]]["message"] - 1 if len(turns) > len(old) else len(session["messages"])
+    for t in old:
+        del turns[t]
+    session["messages"] = session["messages"][first_kept:]
+    for record in turns.values():
+        record["message"] -= first_kept
+    history = session["history"]
+    session["history"] = history[max(0, len(history) - keep) :]  # (not [-keep:]: keep may be 0)
+    session["dropped"] = session.get("dropped", 0) + len(old)
+    return len(old)
+
+
 def _answered_turns(session: dict | None) -> list[dict]:
     """This session's turns that have an answer (complete, or stopped part-way), in order."""
     turns = (session or {}).get("turns", {})
@@ -710,6 +756,7 @@ def build_app(assistant) -> gr.Blocks:
             gr.Warning("Type a question about your documents first.")
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        trim_session(session, settings.history_turns - 1)  # room for this turn: memory stays bounded
         turn = session["next_turn"]
         session["next_turn"] += 1
         messages = session["messages"]
@@ -804,7 +851,7 @@ def build_app(assistant) -> gr.Blocks:
         session["messages"][record["message"]]["content"] = (partial + "\n\n" if partial else "") + "_Stopped._"
         return list(session["messages"]), session, gr.update(visible=False), export_update(session, collection)
 
-    def vote(session: dict | None, collection: str | None, like: gr.LikeData):
+    def vote(session: dict | None, collection: str | None, like: gr.LikeData, request: gr.Request | None = None):
         """A thumb on an answer: one line in the feedback file; then an optional comment box."""
         record = _turn_of_message(session, like.index)
         if session is None or record is None or not record.get("done"):
@@ -820,6 +867,7 @@ def build_app(assistant) -> gr.Blocks:
                 citations=record["citations"],
                 refused=bool(record.get("refused")),
                 collection=collection or settings.collection,
+                user=access(request).user,
             )
         except OSError as e:
             gr.Warning(f"Cannot save the feedback: {e.strerror or e}")
@@ -832,7 +880,9 @@ def build_app(assistant) -> gr.Blocks:
         note = "Thanks: your rating was saved. You can add a comment."
         return gr.update(visible=True), gr.update(value="", placeholder=hint), note, session
 
-    def send_comment(comment: str, session: dict | None, collection: str | None = None):
+    def send_comment(
+        comment: str, session: dict | None, collection: str | None = None, request: gr.Request | None = None
+    ):
         """The optional comment after a vote: a new line for the same answer (the report keeps the last)."""
         record = next(
             (r for r in (session or {}).get("turns", {}).values() if r.get("id") == (session or {}).get("last_vote")),
@@ -856,6 +906,7 @@ def build_app(assistant) -> gr.Blocks:
                 comment=comment,
                 refused=bool(record.get("refused")),
                 collection=collection or settings.collection,
+                user=access(request).user,
             )
         except OSError as e:
             gr.Warning(f"Cannot save the comment: {e.strerror or e}")
@@ -902,7 +953,16 @@ def build_app(assistant) -> gr.Blocks:
             names = set(collection_names(settings))
         except StoreError:
             names = set()
-        return who.visible(names | {settings.collection} | {n for n in also if n})
+        return who.visible(names | {settings.collection} | {n for n in also if n and not combined.is_combined(n)})
+
+    def chat_choices(*also: str | None, who: accounts.Access = accounts.LOCAL) -> list:
+        """The Chat tab's chooser: with accounts, first everything the user may read together (the
+        default: private and shared in one question), then each collection alone."""
+        names = collection_choices(*also, who=who)
+        if who.together is None:
+            return names
+        both = (f"Mine and shared ({' + '.join(who.readable or ())})", who.together)
+        return [both] + [(f"{n} (mine)" if n == who.default else f"{n} (shared)", n) for n in names]
 
     def doc_rows(collection: str | None = None):
         try:
@@ -969,9 +1029,10 @@ def build_app(assistant) -> gr.Blocks:
                 + "; ".join(f"{n}: {r}" for n, r in result.skipped)[:300]
             )
         table, dropdown, summary = refresh_docs(None, collection, request)
-        names = collection_choices(collection, who=who)  # the upload may have created the collection
-        chooser = gr.update(choices=names)
-        return table, dropdown, summary, chooser, chooser, refresh_scope(None, collection, request), result.markdown()
+        # The upload may have created the collection; the "Ask within" choices are the chat's to refresh.
+        chat = gr.update(choices=chat_choices(collection, who=who))
+        docs = gr.update(choices=collection_choices(collection, who=who))
+        return table, dropdown, summary, chat, docs, gr.skip(), result.markdown()
 
     def remove_doc(source, collection=None, request: gr.Request | None = None):
         if not source:
@@ -992,31 +1053,59 @@ def build_app(assistant) -> gr.Blocks:
         table, dropdown, summary = refresh_docs(None, collection, request)
         return table, dropdown, summary, note
 
-    def switch_collection(collection, other, selected=None, request: gr.Request | None = None):
-        """One tab's collection chooser changed: the other tab's follows, and the document list and
-        the "Ask within" choices show the chosen collection. (table, remove choice, summary, the other
-        chooser, scope); when both choosers already agree (the echo of the other's change), nothing."""
-        if collection == other:
+    def chat_switched(collection, shown, selected=None, request: gr.Request | None = None):
+        """The Chat tab's collection changed (``shown``: the Documents tab's). The Documents tab follows
+        unless it already shows one of the chosen collections (a combined choice holds both), and the
+        "Ask within" choices list the chosen collection's documents. Outputs: table, remove choice,
+        summary, the Documents chooser, scope."""
+        if collection == shown:
             return (gr.skip(),) * 5
         try:
-            check_name(collection)
             who = access(request)
-            who.read(collection)  # another user's collection, or a new name typed in: refused
+            collection = who.read(combined.check(collection))  # another user's, or a name typed in: refused
+        except USER_ERRORS as e:
+            gr.Warning(_user_message(e))
+            return (gr.skip(),) * 5
+        if shown in combined.parts(collection):  # the table already shows a part of it: only the scope moves
+            return (gr.skip(),) * 4 + (refresh_scope(selected, collection, request),)
+        target = combined.parts(collection)[0]
+        table, chosen, summary = refresh_docs(None, target, request)
+        follow = gr.update(choices=collection_choices(target, who=who), value=target)
+        return table, chosen, summary, follow, refresh_scope(selected, collection, request)
+
+    def docs_switched(collection, chat, selected=None, request: gr.Request | None = None):
+        """The Documents tab's collection changed (``chat``: the Chat tab's): the table shows it, and the
+        Chat tab follows unless its choice already includes it. Outputs: table, remove choice, summary,
+        the Chat chooser, scope."""
+        if collection == chat:
+            return (gr.skip(),) * 5
+        try:
+            who = access(request)
+            if combined.is_combined(collection):
+                raise InputError("the Documents tab shows one collection at a time")
+            collection = who.read(combined.check(collection))
         except USER_ERRORS as e:
             gr.Warning(_user_message(e))
             return (gr.skip(),) * 5
         table, chosen, summary = refresh_docs(None, collection, request)
-        follow = gr.update(choices=collection_choices(collection, who=who), value=collection)
+        if chat and collection in combined.parts(chat):  # asking both already: the question side stays
+            return table, chosen, summary, gr.skip(), gr.skip()
+        follow = gr.update(choices=chat_choices(collection, who=who), value=collection)
         return table, chosen, summary, follow, refresh_scope(selected, collection, request)
 
     def load_page(request: gr.Request | None = None):
+        """The page as this user sees it: their documents, their collections (with accounts: asking
+        private and shared together by default), and who is logged in."""
         who = access(request)
         table, chosen, summary = refresh_docs(None, None, request)
+        user = getattr(request, "username", None)
+        me = whoami_html(user)
         names = gr.update(choices=collection_choices(who=who), value=who.default or settings.collection)
         if not who.private:
-            return table, chosen, summary, names, names
+            return table, chosen, summary, names, names, me
+        chat = gr.update(choices=chat_choices(who=who), value=who.together or who.default)
         info = f"Uploads go to your private collection, {who.default}; {settings.collection} is shared (read only)."
-        return table, chosen, summary, names, gr.update(**names, info=info)
+        return table, chosen, summary, chat, gr.update(**names, info=info), me
 
     def pick_row(evt: gr.SelectData):
         row = getattr(evt, "row_value", None)
@@ -1095,6 +1184,7 @@ def build_app(assistant) -> gr.Blocks:
             elem_id="app-title",
             js_on_load=None,
         )
+        whoami = gr.HTML("", elem_id="whoami", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(elem_id="chat-row", equal_height=False):
@@ -1323,7 +1413,7 @@ def build_app(assistant) -> gr.Blocks:
         )
         app.load(
             load_page,
-            outputs=[table, chosen, doc_summary, chat_collection, doc_collection],
+            outputs=[table, chosen, doc_summary, chat_collection, doc_collection, whoami],
             api_visibility="private",
             concurrency_limit=None,
         )
@@ -1335,14 +1425,14 @@ def build_app(assistant) -> gr.Blocks:
             concurrency_limit=None,
         )
         chat_collection.change(
-            switch_collection,
+            chat_switched,
             inputs=[chat_collection, doc_collection, scope],
             outputs=[table, chosen, doc_summary, doc_collection, scope],
             api_visibility="private",
             concurrency_limit=None,
         )
         doc_collection.change(
-            switch_collection,
+            docs_switched,
             inputs=[doc_collection, chat_collection, scope],
             outputs=[table, chosen, doc_summary, chat_collection, scope],
             api_visibility="private",
@@ -1354,6 +1444,10 @@ def build_app(assistant) -> gr.Blocks:
 
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
     app.policy = policy  # type: ignore[attr-defined]  # launch() asks for a login when it has users
+    # launch() puts this in front of the login form: failed logins per name and address (assistant/logins.py)
+    app.login_limiter = logins.LoginLimiter(settings.login_attempts, settings.login_lockout_s)  # type: ignore[attr-defined]
+    app.max_sessions = settings.max_sessions  # type: ignore[attr-defined]  # conversations kept in memory
+    TEXTS.max_bytes = int(settings.text_cache_mb * 1024 * 1024)
     app.answer_slots = gradio_slots(gate)  # type: ignore[attr-defined]  # launch() sizes the thread pool by it
     return app
 
@@ -1404,11 +1498,18 @@ def launch(
     policy = getattr(app, "policy", None)
     if policy is not None and policy.private:  # accounts: their logins, never an open page
         auth = policy.login
-    app_kwargs = None
+    app_kwargs: dict[str, Any] = {}
     if openai_api is not None:
         from .openai_api import routes
 
-        app_kwargs = {"routes": routes(openai_api)}
+        app_kwargs["routes"] = routes(openai_api)
+    limiter = getattr(app, "login_limiter", None)
+    message = "Log in to the document assistant."
+    if auth is not None and limiter is not None:  # every login form goes through the failed-login limit
+        from starlette.middleware import Middleware
+
+        app_kwargs["middleware"] = [Middleware(logins.LoginGuard, limiter=limiter)]
+        message += f" After {limiter.attempts} failed logins, a name waits {logins.wait_text(limiter.window_s)} before it can try again."
     return app.launch(
         server_name=host,
         server_port=port,
@@ -1426,9 +1527,10 @@ def launch(
         theme=theme(),
         css=CSS,
         js=JS,
-        auth_message="Log in to the document assistant.",
+        auth_message=message,
         enable_monitoring=False,
-        app_kwargs=app_kwargs,
+        app_kwargs=app_kwargs or None,
+        state_session_capacity=getattr(app, "max_sessions", 10_000),
         # Each waiting answer holds a worker thread while it polls its place in line (assistant/queueing.py).
         max_threads=max(40, getattr(app, "answer_slots", 0) + 24),
     )

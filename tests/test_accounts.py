@@ -190,6 +190,14 @@ def test_the_rule_own_collection_and_the_shared_one_nothing_else(tmp_path):
             alice.read(name)
     with pytest.raises(Forbidden, match="cannot change the collection 'documents'"):
         alice.write("documents")  # the shared collection is read-only in the web app
+    # Her two collections together (assistant/combined.py): every member is checked by the same rule.
+    assert alice.together == "user-alice+documents" == alice.read("user-alice + documents")
+    assert alice.read("documents+user-alice") == "documents+user-alice"
+    with pytest.raises(Forbidden, match="cannot read the collection 'user-bob'"):
+        alice.read("user-alice+user-bob")
+    with pytest.raises(Forbidden, match="uploads and removals go to one collection"):
+        alice.write("user-alice+documents")
+    assert LOCAL.read("a-1+b-2") == "a-1+b-2" and LOCAL.together is None  # no accounts: as asked
     with pytest.raises(Forbidden, match="log in"):
         policy.for_user(None).read(None)
 
@@ -197,9 +205,11 @@ def test_the_rule_own_collection_and_the_shared_one_nothing_else(tmp_path):
     assert policy.for_api(f"Bearer {key}", shared_key=False).read(None) == "user-bob"
     assert policy.for_api("Bearer asst-1-2", shared_key=False) is None
     team = policy.for_api("Bearer team-key", shared_key=True)  # an ASSISTANT_API_KEYS key: shared only
-    assert team is not None and team.read(None) == "documents"
+    assert team is not None and team.read(None) == "documents" and team.together is None
     with pytest.raises(Forbidden):
         team.read("user-bob")
+    with pytest.raises(Forbidden):
+        team.read("documents+user-bob")
     accounts.remove("bob")
     with pytest.raises(Forbidden, match="log in"):  # removed: no access, even with a session still open
         policy.for_user("bob").read(None)
@@ -322,16 +332,26 @@ def test_two_users_never_see_each_others_documents(two_users):
     alice = Client(env.url, auth=("alice", ALICE_PW), verbose=False)
     mine = alice.predict("What is the Heron project vault code?", api_name="/ask")
     assert SECRET in mine["answer"] and [c["source"] for c in mine["citations"]] == [alice_doc]  # the control
+    # Her private and the shared collection in one question: each answer cites the document that has it.
+    canteen = str(env.root / "canteen.txt")
+    for q, source in (
+        ("What is the Heron project vault code?", alice_doc),
+        ("When does the staff canteen open?", canteen),
+    ):
+        r = alice.predict(q, None, "user-alice+documents", api_name="/ask")
+        assert [c["source"] for c in r["citations"]] == [source], r
 
     bob = Client(env.url, auth=("bob", BOB_PW), verbose=False)
     question = "What is the Heron project vault code?"
     seen = []
-    for collection in (None, "documents"):  # his own (the default) and the shared one
+    for collection in (None, "documents", "user-bob+documents"):  # his own (the default), the shared one, both
         seen.append(bob.predict(question, None, collection, api_name="/ask"))
         seen.append(bob.predict("Heron project vault code east wing", 10, None, collection, api_name="/search"))
     assert not leaks(seen), seen
     for attempt in (
         lambda: bob.predict(question, None, "user-alice", api_name="/ask"),  # her collection by name
+        lambda: bob.predict(question, None, "user-bob+user-alice", api_name="/ask"),  # inside a combined name
+        lambda: bob.predict(question, [alice_doc], "user-bob+documents", api_name="/ask"),  # by path, over both
         lambda: bob.predict("Heron vault", 5, None, "user-alice", api_name="/search"),
         lambda: bob.predict(question, [alice_doc], None, api_name="/ask"),  # her document by path
         lambda: bob.predict("Heron vault", 5, [alice_doc], "documents", api_name="/search"),
@@ -351,16 +371,23 @@ def test_two_users_never_see_each_others_documents(two_users):
 def test_the_documents_tab_lists_only_the_users_own_and_shared_collections(two_users):
     env = two_users
     load = next(f.fn for f in env.app.fns.values() if getattr(f.fn, "__name__", "") == "load_page")
-    switch = next(f.fn for f in env.app.fns.values() if getattr(f.fn, "__name__", "") == "switch_collection")
+    switch = next(f.fn for f in env.app.fns.values() if getattr(f.fn, "__name__", "") == "chat_switched")
     remove = next(f.fn for f in env.app.fns.values() if getattr(f.fn, "__name__", "") == "remove_doc")
 
     class As:  # what gr.Request gives a handler: the logged-in user's name
         def __init__(self, username):
             self.username = username
 
-    table, _, _, chat_names, doc_names = load(As("bob"))
-    assert chat_names["choices"] == ["user-bob", "documents"] and chat_names["value"] == "user-bob"
+    table, _, _, chat_names, doc_names, whoami = load(As("bob"))
+    assert chat_names["choices"] == [
+        ("Mine and shared (user-bob + documents)", "user-bob+documents"),
+        ("user-bob (mine)", "user-bob"),
+        ("documents (shared)", "documents"),
+    ]
+    assert chat_names["value"] == "user-bob+documents"  # asking both at once is the default
+    assert doc_names["choices"] == ["user-bob", "documents"] and doc_names["value"] == "user-bob"
     assert "private collection, user-bob" in doc_names["info"] and table["value"] == []
+    assert 'Logged in as <b class="whoami-name">bob</b>' in whoami and 'href="logout' in whoami
     with pytest.warns(UserWarning, match="cannot read the collection 'user-alice'"):
         assert switch("user-alice", "user-bob", [], As("bob")) == (gr.skip(),) * 5
     upload_as(env, "alice", ALICE_PW, env.root / "heron.txt", None)  # (again: "already indexed")
@@ -379,7 +406,7 @@ def test_the_documents_tab_lists_only_the_users_own_and_shared_collections(two_u
     with pytest.warns(UserWarning, match="cannot read the collection 'user-alice'"):
         out = list(respond(question, [], "user-alice", None, As("bob")))
     assert "cannot read the collection" in out[-1][1][-1]["content"] and "4417" not in _texts(out)
-    for collection in (None, "documents"):
+    for collection in (None, "documents", "user-bob+documents"):
         out = list(respond(question, [], collection, None, As("bob")))
         assert not leaks([o[1] for o in out], [o[2] for o in out if isinstance(o[2], str)])
     mine = list(respond(question, [], None, None, As("alice")))[-1][1][-1]["content"]
@@ -448,6 +475,59 @@ def test_a_wrong_password_is_refused_and_a_removed_user_is_locked_out(two_users)
     env.accounts.remove("temp")  # while logged in: the next request is refused
     with pytest.raises(Exception, match="log in"):
         temp.predict("canteen opens", 3, None, "documents", api_name="/search")
+
+
+def test_repeated_failed_logins_lock_the_name_with_a_clear_message(two_users):
+    """The real login form (argon2, Gradio's /login, the LoginGuard in front): five wrong passwords for
+    dave, then even his right one is refused at once, with the wait; others still log in."""
+    env = two_users
+    env.accounts.add("dave", "dave-password-1")
+    try:
+        for _ in range(env.settings.login_attempts):
+            r = httpx.post(env.url + "login", data={"username": "dave", "password": "wrong-guess"}, timeout=60)
+            assert r.status_code == 400 and "Incorrect credentials" in r.text
+        r = httpx.post(env.url + "login", data={"username": "Dave", "password": "dave-password-1"}, timeout=60)
+        assert r.status_code == 400  # Gradio's own refusal says "Incorrect credentials."; this is the guard's
+        detail = r.json()["detail"]  # the argon2 checks of the five failures took a few seconds of the 300
+        assert re.fullmatch(r"Too many failed logins for this name or address: try again in 4 min \d+ s\.", detail)
+        assert 1 <= int(r.headers["retry-after"]) <= env.settings.login_lockout_s
+        with pytest.raises(Exception):  # noqa: B017  (gradio_client cannot log in either)
+            Client(env.url, auth=("dave", "dave-password-1"), verbose=False)
+        _login(env.url, "alice", ALICE_PW)  # another name from the same address is not locked
+        page = httpx.get(env.url, timeout=30).text  # the login page states the rule
+        assert "After 5 failed logins, a name waits 5 min before it can try again." in page
+    finally:
+        env.accounts.remove("dave")
+
+
+def test_votes_name_their_user_and_conversations_stay_in_their_session(two_users):
+    env = two_users
+    upload_as(env, "alice", ALICE_PW, env.root / "heron.txt", None)  # idempotent: "already indexed"
+
+    class As:
+        def __init__(self, username):
+            self.username = username
+
+    fns = {getattr(f.fn, "__name__", ""): f.fn for f in env.app.fns.values()}
+    out = list(fns["respond"]("What is the Heron project vault code?", [], "user-alice+documents", None, As("alice")))
+    session = out[-1][3]
+    assert SECRET in session["history"][-1][1]  # the control: her answer has it
+    like = gr.LikeData(None, {"index": 1, "value": ["..."], "liked": True})
+    fns["vote"](session, "user-alice+documents", like, As("alice"))
+    line = json.loads(env.settings.feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert line["user"] == "alice" and line["collection"] == "user-alice+documents"
+
+    # Bob's session holds none of it: a citation key of hers shows nothing in his evidence panel,
+    # and her export file is not served to him (nor to her: Gradio serves only its own cached copies).
+    bob_session = list(fns["respond"]("When does the staff canteen open?", [], None, None, As("bob")))[-1][3]
+    for key in ("cite-1-1", "passage-1-0"):
+        shown = fns["show_evidence"](key, bob_session)
+        assert not leaks(shown)
+    export = out[-1][5]["value"]
+    assert SECRET in Path(export).read_text(encoding="utf-8")  # the control: her export has it
+    http = _login(env.url, "bob", BOB_PW)
+    r = http.get(f"gradio_api/file={export}")
+    assert r.status_code in (403, 404) and SECRET not in r.text
 
 
 def test_serve_asks_for_the_users_login_and_ignores_the_shared_pair(monkeypatch, tmp_path, capsys):

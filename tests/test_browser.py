@@ -576,3 +576,148 @@ def test_guides_in_the_documents_tab_suggested_questions_and_upload_progress(gui
     page.screenshot(path=str(ARTIFACTS / "chat-suggestions-390x844.png"), full_page=True)
     assert not errors, errors
     page.context.close()
+
+
+# --------------------------------------------------------------------------- two users (accounts)
+
+VAULT = "The Heron project vault code is 4417-ALPHA."
+ALICE_PW, BOB_PW = "alice-correct-horse", "bob-battery-staple"
+
+
+class EchoLLM:
+    """Repeats the first numbered source sentence of its prompt, cited: an answer holds only what
+    retrieval let through for that user (no model, so this test costs seconds of generation)."""
+
+    def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
+        lines = re.findall(r"^\[(\d+)\] (.+)$", messages[-1]["content"], flags=re.M)
+        if not lines:
+            yield "I could not find the answer in the documents."
+            return
+        n, text = lines[0]
+        yield text.rstrip(".") + f" [{n}]."
+
+    def complete(self, messages, **kw):
+        return "".join(self.stream(messages))
+
+    def yes_probability(self, messages):
+        return 0.9
+
+
+@pytest.fixture(scope="module")
+def two_users(tmp_path_factory, shared_embedder):
+    """A server with accounts: the shared collection holds the canteen note; alice and bob log in."""
+    from assistant.accounts import Accounts
+
+    root = tmp_path_factory.mktemp("browser-accounts")
+    (root / "canteen.txt").write_text(
+        "Title: Staff canteen\n\nThe staff canteen opens at eight and closes at three.\n", encoding="utf-8"
+    )
+    (root / "heron.txt").write_text(
+        f"Title: Heron project notes\n\n{VAULT} It is in the east wing.\n", encoding="utf-8"
+    )
+    a = Assistant(Settings.load(index_dir=str(root / "index")))
+    a.embedder = shared_embedder
+    a._llm = EchoLLM()
+    a.ingest(str(root / "canteen.txt"))
+    accounts = Accounts.of(a.settings)
+    accounts.add("alice", ALICE_PW)
+    accounts.add("bob", BOB_PW)
+    app = build_app(a)
+    port = free_port()
+    launch(app, "127.0.0.1", port, prevent_thread_lock=True)
+    yield f"http://127.0.0.1:{port}/", a, root
+    app.close()
+
+
+def log_in(browser, url: str, user: str, password: str):
+    """A browser of its own (cookies apart) on Gradio's login page; returns (context, page) once the app shows."""
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.locator("input[type=password]").wait_for()
+    page.locator("input:not([type=password]), textarea").first.fill(user)
+    page.fill("input[type=password]", password)
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_selector("#question textarea")
+    expect(page.locator("#whoami")).to_contain_text(f"Logged in as {user}")
+    return context, page
+
+
+def answered(page, n: int) -> str:
+    """Wait until the n-th answer is complete (cited or refused); its text."""
+    page.wait_for_function(
+        """n => { const rows = [...document.querySelectorAll('#chatbot .message-row.bot-row')];
+                  if (rows.length < n) return false;
+                  const t = rows[n - 1].innerText;
+                  return t && !/Searching your documents|Reading the passages|Waiting:/.test(t); }""",
+        arg=n,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    return bot_messages(page)[n - 1]
+
+
+def test_two_users_in_two_browsers_never_see_each_others_documents(two_users, browser):
+    url, assistant, root = two_users
+    ARTIFACTS.mkdir(exist_ok=True)
+    alice_ctx, alice = log_in(browser, url, "alice", ALICE_PW)
+    errors: list[str] = []
+    alice.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Alice's chat asks her documents and the shared ones together by default.
+    expect(alice.locator("#collection input")).to_have_value(re.compile("Mine and shared"))
+    alice.get_by_role("tab", name="Documents").click()
+    expect(alice.locator("#doc-collection input")).to_have_value("user-alice")
+    alice.set_input_files("#upload input[type=file]", [str(root / "heron.txt")])
+    alice.locator("#upload-status").get_by_text("Indexed").wait_for(timeout=120_000)
+    expect(alice.locator("#doc-table")).to_contain_text("Heron project notes")
+    alice_doc = str(Path(assistant.settings.uploads) / "user-alice" / "heron.txt")
+    alice.get_by_role("tab", name="Chat").click()
+    alice.fill("#question textarea", "What is the Heron project vault code?")
+    alice.click("#ask-btn")
+    assert "4417-ALPHA" in answered(alice, 1)  # her own document...
+    alice.fill("#question textarea", "When does the staff canteen open?")
+    alice.click("#ask-btn")
+    assert "opens at eight" in answered(alice, 2)  # ...and the shared one, in one conversation
+    alice.locator("#chatbot a.cite").first.click()
+    alice.locator("#evidence .ev-src").get_by_text("heron.txt").wait_for()
+    alice.screenshot(path=str(ARTIFACTS / "accounts-alice-1366x768.png"))
+
+    # Bob, in another browser: nothing of hers in his Documents tab, his answers, his passages.
+    bob_ctx, bob = log_in(browser, url, "bob", BOB_PW)
+    bob.get_by_role("tab", name="Documents").click()
+    expect(bob.locator("#doc-collection input")).to_have_value("user-bob")
+    expect(bob.locator("#doc-summary")).to_contain_text("0 documents indexed")
+    bob.locator("#doc-collection input").click()
+    options = bob.locator("[role=option]").all_inner_texts()
+    assert options and not any("alice" in o for o in options), options
+    bob.keyboard.press("Escape")
+    bob.get_by_role("tab", name="Chat").click()
+    bob.fill("#question textarea", "What is the Heron project vault code in the east wing?")
+    bob.click("#ask-btn")
+    answered(bob, 1)
+    # A citation key of alice's conversation only indexes bob's own session.
+    bob.evaluate("() => { window.__assistantKey = 'cite-1-1'; document.getElementById('cite-go').click(); }")
+    bob.wait_for_timeout(1500)
+    shown = bob.content()
+    assert "4417" not in shown and "east wing" not in shown and "heron.txt" not in shown
+    bob.screenshot(path=str(ARTIFACTS / "accounts-bob-1366x768.png"))
+
+    # Guessed paths and ids from bob's logged-in browser: the file route, and the API with her path.
+    for path in (alice_doc, str(root / "heron.txt")):
+        r = bob_ctx.request.get(url + f"gradio_api/file={path}")
+        assert r.status in (403, 404) and "4417" not in r.text()
+    for data in (["vault code", 5, [alice_doc], None], ["vault code", 5, None, "user-alice"]):
+        r = bob_ctx.request.post(url + "gradio_api/call/search", data=json.dumps({"data": data}))
+        event = r.json()["event_id"]
+        result = bob_ctx.request.get(url + f"gradio_api/call/search/{event}").text()
+        assert "event: error" in result and "4417" not in result, result
+
+    # Logging out goes back to the login page; the app is closed to that browser again.
+    bob.click("#logout-link")
+    bob.locator("input[type=password]").wait_for()
+    assert bob_ctx.request.get(url + "gradio_api/info").status == 401
+    expect(alice.locator("#whoami")).to_contain_text("Logged in as alice")  # her browser is unaffected
+    assert not errors, errors
+    alice_ctx.close()
+    bob_ctx.close()

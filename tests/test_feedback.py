@@ -106,22 +106,24 @@ def test_votes_are_appended_and_the_report_keeps_each_answers_last_vote(tmp_path
     store.add(answer_id="a3", question="Q3", vote="down", when=3_000, **base)
     store.add(answer_id="a4", question="Q4", vote="up", when=4_000, **base)
     store.add(answer_id="a4", question="Q4", vote="none", when=4_010, **base)  # taken back
+    store.add(answer_id="a6", question="Q6", vote="down", user="carol", when=5_000, **base)  # with accounts
     with pytest.raises(ValueError):
         store.add(answer_id="a5", question="Q5", vote="meh", **base)
 
     records = store.read().records
-    assert len(records) == 6 and records[0]["time"] == "1970-01-01T00:16:40+00:00"
+    assert len(records) == 7 and records[0]["time"] == "1970-01-01T00:16:40+00:00"
+    assert records[0]["user"] is None and records[6]["user"] == "carol"
     assert set(records[0]) >= {"id", "time", "vote", "question", "answer", "citations", "comment"}
     assert records[0]["citations"][0]["quote"] == CITE["quote"] and "score" not in records[0]["citations"][0]
     assert (store.path.stat().st_mode & 0o777) == 0o600
 
     rep = store.report()
-    assert (rep["answers"], rep["up"], rep["down"], rep["lines"]) == (3, 1, 2, 6)
-    assert [r["question"] for r in rep["down_voted"]] == ["Q3", "Q2"]  # most recent first
-    assert rep["down_voted"][1]["comment"] == "wrong page"
+    assert (rep["answers"], rep["up"], rep["down"], rep["lines"]) == (4, 1, 3, 7)
+    assert [r["question"] for r in rep["down_voted"]] == ["Q6", "Q3", "Q2"]  # most recent first
+    assert rep["down_voted"][2]["comment"] == "wrong page" and rep["down_voted"][0]["user"] == "carol"
     text = report_text(rep)
-    assert text.splitlines()[0].startswith("3 answers rated: 1 up, 2 down")
-    assert text.index("Q3") < text.index("Q2") and "comment: wrong page" in text
+    assert text.splitlines()[0].startswith("4 answers rated: 1 up, 3 down")
+    assert text.index("Q3") < text.index("Q2") and "comment: wrong page" in text and "Q6  (carol)" in text
 
 
 def test_concurrent_appends_never_interleave_and_a_torn_line_is_skipped(tmp_path):
@@ -242,6 +244,7 @@ def test_the_chat_exports_this_sessions_conversation_and_votes_go_to_the_feedbac
     assert [(x["vote"], x["comment"]) for x in lines] == [("down", ""), ("down", "Wrong day")]
     assert lines[0]["question"] == "When does the ferry leave?" and lines[0]["citations"][0]["n"] == 1
     assert lines[0]["id"] == lines[1]["id"]
+    assert lines[0]["user"] is None  # no accounts: nobody to name (with accounts: test_accounts.py)
     # The user's own message (index 0) is not an answer: nothing is written.
     assert vote(session, None, gr.LikeData(None, {"index": 0, "value": "q", "liked": True}))[0] == gr.skip()
     assert len((tmp_path / "index" / "feedback.jsonl").read_text().splitlines()) == 2

@@ -234,17 +234,20 @@ def test_the_collection_chooser_switches_the_document_list_and_uploads_go_to_the
         c for c in app.config["components"] if c.get("props", {}).get("elem_id") in ("collection", "doc-collection")
     ]
     assert len(chooser) == 2 and all(c["type"] == "dropdown" for c in chooser)
-    switch, upload, load = _wired(app, "switch_collection"), _wired(app, "add_files"), _wired(app, "load_page")
+    docs_switch, switch = _wired(app, "docs_switched"), _wired(app, "chat_switched")
+    upload, load, scope_of = _wired(app, "add_files"), _wired(app, "load_page"), _wired(app, "refresh_scope")
 
-    table, _, summary, chat_names, doc_names = load()
+    table, _, summary, chat_names, doc_names, whoami = load()
     assert [r[0] for r in table["value"]] == ["Tram depot"] and chat_names["choices"] == ["documents"]
+    assert whoami == ""  # no login: nobody to name, no "Log out"
 
     # Type a new name in the Documents tab and upload: the file goes to that collection only.
-    table, chosen, summary, other, scope = switch("harbor-notes", "documents", [])
+    table, chosen, summary, other, scope = docs_switch("harbor-notes", "documents", [])
     assert table["value"] == [] and other["value"] == "harbor-notes" and "harbor-notes" in other["choices"]
     out = upload([str(tmp_path / "ferry.txt")], "harbor-notes", progress=None)
     assert [r[0] for r in out[0]["value"]] == ["Ferry times"]
-    assert "harbor-notes" in out[3]["choices"] and [c[1] for c in out[5]["choices"]] == [
+    assert "harbor-notes" in out[3]["choices"] and "harbor-notes" in out[4]["choices"]
+    assert [c[1] for c in scope_of(None, "harbor-notes")["choices"]] == [
         str(Path(fresh_assistant.settings.uploads) / "harbor-notes" / "ferry.txt")
     ]
     assert [d["title"] for d in fresh_assistant.documents()] == ["Tram depot"]
@@ -257,6 +260,14 @@ def test_the_collection_chooser_switches_the_document_list_and_uploads_go_to_the
     assert switch("documents", "documents", []) == (gr.skip(),) * 5  # the other chooser's echo: nothing to do
     with pytest.warns(UserWarning, match="invalid collection name"):
         assert switch("no good", "documents", []) == (gr.skip(),) * 5
+    # Both collections together in the Chat tab: the Documents tab keeps showing one of them, the
+    # scope lists the documents of both; the Documents tab never takes a combined name.
+    out = switch("documents+harbor-notes", "documents", [])
+    assert out[:4] == (gr.skip(),) * 4 and sorted(c[0] for c in out[4]["choices"]) == ["Ferry times", "Tram depot"]
+    table, _, _, chat, _ = docs_switch("harbor-notes", "documents+harbor-notes", [])
+    assert [r[0] for r in table["value"]] == ["Ferry times"] and chat == gr.skip()
+    with pytest.warns(UserWarning, match="one collection at a time"):
+        docs_switch("documents+harbor-notes", "documents", [])
     assert fresh_assistant.using("harbor-notes").search("When does the ferry leave?", 1)[0].chunk.title == "Ferry times"
 
 
@@ -328,6 +339,57 @@ def test_login_required_when_auth_is_set(fresh_assistant):
         assert "/ask" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     finally:
         server.close()
+
+
+def test_log_out_ends_this_browsers_login_and_failed_logins_lock_the_name(tmp_path):
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index"), login_attempts=2, login_lockout_s=90))
+    server = Server(a, auth="alice:s3cret")
+    try:
+        one, two = (httpx.Client(base_url=server.url, timeout=30) for _ in range(2))
+        for http in (one, two):
+            assert http.post("login", data={"username": "alice", "password": "s3cret"}).status_code == 200
+            assert http.get("gradio_api/info").status_code == 200
+        r = one.get("logout?all_session=false")  # the page's "Log out" link
+        assert r.status_code == 302
+        assert one.get("gradio_api/info").status_code == 401  # this browser is logged out...
+        assert two.get("gradio_api/info").status_code == 200  # ...the other one is not
+
+        for _ in range(2):
+            r = httpx.post(server.url + "login", data={"username": "alice", "password": "nope"}, timeout=30)
+            assert r.status_code == 400 and "Incorrect credentials" in r.text
+        r = httpx.post(server.url + "login", data={"username": "alice", "password": "s3cret"}, timeout=30)
+        assert r.status_code == 400 and r.json()["detail"].startswith("Too many failed logins")
+        assert "try again in 1 min 30 s" in r.json()["detail"] or "try again in 1 min 2" in r.json()["detail"]
+        assert two.get("gradio_api/info").status_code == 200  # a session logged in before keeps working
+    finally:
+        server.close()
+
+
+def test_a_session_keeps_its_last_turns_only(tmp_path):
+    """``history_turns``: older questions leave the chat, the follow-up history and the citations; the
+    thumbs of the kept answers still name the right message."""
+    import inspect
+
+    from assistant.web import trim_session
+
+    a = QueuedAssistant(Settings.load(index_dir=str(tmp_path / "index"), history_turns=3))
+    app = build_app(a)
+    fn = next(f.fn for f in app.fns.values() if f.name == "respond")
+    params = inspect.signature(fn).parameters
+    session = None
+    for i in range(7):
+        out = list(fn(**{**dict.fromkeys(params), "question": f"question number {i}", "docs": [], "session": session}))
+        session = out[-1][3]
+    assert [q for q, _ in session["history"]] == ["question number 4", "question number 5", "question number 6"]
+    assert len(session["messages"]) == 6 and sorted(session["turns"]) == [5, 6, 7]
+    assert "question number 4" in session["messages"][0]["content"]
+    assert [session["turns"][t]["message"] for t in (5, 6, 7)] == [1, 3, 5]
+    assert session["turns"][7]["question"] == "question number 6" and session["dropped"] == 4
+    vote = next(f.fn for f in app.fns.values() if f.name == "vote")
+    vote(session, None, gr.LikeData(None, {"index": 5, "value": ["..."], "liked": True}))
+    line = (tmp_path / "index" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1]
+    assert '"question": "question number 6"' in line
+    assert trim_session(session, 3) == 0 and trim_session(session, 1) == 2 and len(session["messages"]) == 2
 
 
 def test_ask_and_search_take_a_scope_and_the_chat_tab_offers_one(fresh_assistant, tmp_path):
