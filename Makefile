@@ -9,7 +9,12 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut
 # The team's shared folder (evaluation data): beside the checkout, else where it lives on these machines.
 SHARED ?= $(firstword $(wildcard ../shared /work/shared) ../shared)
 
-.PHONY: install setup run test test-fast lint docs bench eval clean
+# infinity-emb (an OpenAI-compatible embeddings server) for tests/test_embed.py and benchmarks/embed_server.py:
+# its own venv, because it pins sentence-transformers < 4 and numpy < 2.
+INFINITY := .venv-infinity
+INFINITY_STAMP := $(INFINITY)/.installed-0.0.78
+
+.PHONY: install setup run test test-fast lint docs bench eval clean infinity
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +28,15 @@ $(STAMP):
 
 install: $(STAMP)
 
+$(INFINITY_STAMP):
+	test -x $(INFINITY)/bin/python || $(PYTHON) -m venv $(INFINITY)
+	$(INFINITY)/bin/pip install -q --upgrade pip
+	$(INFINITY)/bin/pip install -q torch==2.13.0  # the CPU build first, as for the project's venv
+	$(INFINITY)/bin/pip install -q 'infinity-emb[server,torch]==0.0.78'
+	rm -f $(INFINITY)/.installed-*; touch $(INFINITY_STAMP)
+
+infinity: $(INFINITY_STAMP)
+
 setup: install
 	$(BIN)/assistant setup
 
@@ -30,7 +44,7 @@ run: setup
 	$(BIN)/assistant ingest seeds
 	$(BIN)/assistant serve
 
-test: setup lint
+test: setup lint infinity
 	$(BIN)/python -m pytest -q -rs
 
 # Gates: ruff (lint + format), mypy, and the README's settings table generated from assistant/settings.py
@@ -51,7 +65,7 @@ eval: setup
 	$(BIN)/assistant eval --corpus $(SHARED)/eval/dev/corpus --questions $(SHARED)/eval/dev/questions.jsonl --out eval-out
 
 clean:
-	rm -rf $(VENV) index/chroma.sqlite3 index/*-*-*-*-* eval-out test-artifacts
+	rm -rf $(VENV) $(INFINITY) index/chroma.sqlite3 index/*-*-*-*-* eval-out test-artifacts
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'

@@ -22,7 +22,7 @@ from . import identity, language, summarize
 from .answer import Answerer, Event
 from .chat import standalone_question
 from .documents import text_of
-from .embed import Embedder
+from .embed import Embedder, ServerEmbedder
 from .errors import IndexNotReady, InputError
 from .ingest import IngestReport, ingest
 from .retrieve import Retriever
@@ -51,6 +51,8 @@ class Assistant:
         self.settings = settings or Settings.load(**overrides)
         check_name(self.settings.collection)
         self.embedder = Embedder(self.settings)
+        if self.settings.embed_url:  # the same two methods (embed, embed_one), vectors from a server
+            self.embedder = ServerEmbedder(self.settings)  # type: ignore[assignment]
         if embed_model is not None:
             from .integrations.llama_index import LlamaIndexEmbedder
 

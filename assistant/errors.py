@@ -43,6 +43,10 @@ class ModelError(AssistantError, RuntimeError):
     """A model file is missing or broken."""
 
 
+class EmbedderError(AssistantError, RuntimeError):
+    """The embeddings server (``ASSISTANT_EMBED_URL``) is down, too slow, or answered an error."""
+
+
 class Busy(AssistantError):
     """Too many questions are waiting for an answer (see ``assistant/queueing.py``); try again later."""
 
@@ -80,6 +84,7 @@ __all__ = [
     "StoreError",
     "LLMError",
     "ModelError",
+    "EmbedderError",
     "UnreadableFile",
     "Busy",
     "TimedOut",

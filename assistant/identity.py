@@ -5,8 +5,10 @@ of the same dimension, live in different spaces, and Chroma itself only notices 
 change (with a raw ``InvalidArgumentError``). So the collection's metadata records the embedder's
 *fingerprint*: the vector it gives a fixed probe sentence. Comparing fingerprints (cosine >= 0.99)
 recognises the same model wherever its folder lives and catches a different one of the same
-size, at the price of one embedding per process. A mismatch is an ``IndexNotReady`` error that
-names the fix, ``assistant ingest --rebuild``.
+size, at the price of one embedding per process. An embeddings server (``ASSISTANT_EMBED_URL``)
+is fingerprinted the same way, so the packaged MiniLM served by infinity-emb opens an index the
+in-process MiniLM wrote (and the reverse), while another model behind the same URL is refused.
+A mismatch is an ``IndexNotReady`` error that names the fix, ``assistant ingest --rebuild``.
 
 How documents were cut into chunks (``chunk_tokens`` and the chunker's version) is part of each
 document's stored version key instead (``version_key``): a changed chunk size makes the next
@@ -76,5 +78,6 @@ def check(store, embedder, settings) -> None:
     raise IndexNotReady(
         f"the index at {store.where} was built with the embedding model {built.get('name')!r} "
         f"({built.get('dim')} dimensions), but the settings now use {current['name']!r} ({current['dim']} dimensions): "
-        "run `assistant ingest PATH --rebuild` to re-embed your documents with it, or set ASSISTANT_EMBED_MODEL back"
+        "run `assistant ingest PATH --rebuild` to re-embed your documents with it, "
+        "or set ASSISTANT_EMBED_MODEL / ASSISTANT_EMBED_URL back"
     )

@@ -4,7 +4,7 @@ Values come from, in order of precedence: keyword arguments, ``ASSISTANT_*`` env
 variables, a TOML file (``ASSISTANT_CONFIG`` or ``./assistant.toml``, table ``[assistant]``),
 and defaults that work offline on a laptop (embedded ChromaDB in ``index/``, packaged MiniLM,
 packaged Qwen GGUF). Switching to servers is configuration only: ``ASSISTANT_CHROMA_URL``,
-``ASSISTANT_LLM_URL``.
+``ASSISTANT_EMBED_URL``, ``ASSISTANT_LLM_URL``.
 
 Design: pydantic-settings does the reading and the validation (types, ranges, unknown keys), so
 a bad value fails at start with a message naming the variable, not deep inside Chroma or the
@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import SettingsError
 
 ENV_PREFIX = "ASSISTANT_"
-SECRETS = ("llm_api_key", "auth", "api_keys")
+SECRETS = ("llm_api_key", "embed_api_key", "auth", "api_keys")
 GROUPS = ("index", "retrieval", "llm", "web")
 
 
@@ -69,6 +69,20 @@ class Settings(BaseSettings):
         "index",
         "A sentence-transformers model folder; empty = the packaged all-MiniLM-L6-v2. "
         "Changing it needs `assistant ingest --rebuild`.",
+    )
+    embed_url: str = _field(
+        "",
+        "index",
+        "Base URL of an OpenAI-compatible embeddings server (texts go to <url>/embeddings); "
+        "overrides embed_model. The same model served there is recognised as the same index.",
+    )
+    embed_name: str = _field(
+        "default", "index", "Model name sent to the embeddings server (infinity-emb: its --served-model-name)."
+    )
+    embed_api_key: str = _field("not-needed", "index", "API key sent to the embeddings server.")
+    embed_batch: int = _field(64, "index", "Texts per request to the embeddings server.", ge=1, le=4096)
+    embed_timeout_s: float = _field(
+        60.0, "index", "Seconds to wait for one batch from the embeddings server.", ge=1, le=86_400
     )
     chunk_tokens: int = _field(
         200,

@@ -12,11 +12,22 @@ readers (the web app) notice an ingest and refresh their lexical index. Embedded
 its state per process, so when the stamp comes from another process (an ``assistant ingest``
 beside a running ``assistant serve``) the reader reopens the folder (``reopen``). A Chroma server
 (``ASSISTANT_CHROMA_URL``) needs none of this: every client sees every write.
+
+Several app processes on one Chroma server (replicas) each keep their own lexical index file;
+what they must not do is re-read the whole collection on every change. ``all_chunks`` is
+incremental: a chunk id names immutable content, so a reader lists the ids (a few bytes each),
+fetches only the new ones and drops the gone ones. Chroma keeps no change feed, and deletions
+leave no trace, so a change counter written by the writers (chunks tagged with a sequence
+number, tombstones for deletions) would make a reader's work proportional to the change alone,
+but a writer that dies between its delete and its tombstone would leave every reader wrong
+until a full rebuild; the id listing is self-healing and costs one cheap read per change
+(``benchmarks/replicas.py`` measures it).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections import defaultdict
 from urllib.parse import urlparse
@@ -104,6 +115,9 @@ class Store:
         self.settings = settings
         self.name = collection or settings.collection
         self.where = settings.chroma_url or settings.index_dir
+        self._chunk_cache: dict[str, Chunk] = {}  # id -> chunk, as last listed by all_chunks
+        self._cache_lock = threading.Lock()
+        self.fetched = 0
         self._open()
 
     def _open(self) -> None:
@@ -182,11 +196,19 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------
     def version(self) -> str:
+        """The collection's version stamp and chunk count: any write by any process changes it.
+
+        A rebuild in another process (``replace_with``) swaps in a new collection under the same
+        name; this Store's handle would still point at the dropped one, so it follows the name.
+        """
         try:
-            meta = self.client.get_collection(self.name).metadata or {}
+            current = self.client.get_collection(self.name)
         except Exception as e:
             raise StoreError(f"cannot read the index at {self.where}: {_short(e)}") from e
-        return str(meta.get("version", "")) + f":{self.collection.count()}"
+        if current.id != self.collection.id:
+            with self._cache_lock:
+                self.collection, self._chunk_cache = _Guarded(current, self.where), {}
+        return str((current.metadata or {}).get("version", "")) + f":{self.collection.count()}"
 
     def count(self) -> int:
         return self.collection.count()
@@ -214,10 +236,43 @@ class Store:
         return sorted(rows.values(), key=lambda r: (r["title"].lower(), r["source"]))
 
     def all_chunks(self) -> list[Chunk]:
-        out: list[Chunk] = []
-        for ids, docs, metas in self._pages(include=["documents", "metadatas"]):
-            out.extend(_chunk_from(i, d, m) for i, d, m in zip(ids, docs, metas))
-        return out
+        """Every chunk, in the store's order; after the first call only the chunks added since are read.
+
+        A long-lived reader (each app replica's retriever) calls this whenever the version stamp
+        moves. Reading every chunk's text and metadata each time costs the whole collection per
+        change (over HTTP, for a Chroma server); but an id names one immutable chunk (it holds the
+        file's version key, see ``ingest.chunk_document``), so a listing of the ids (no text, no
+        metadata: a few bytes each) says what changed: ids not seen before are fetched, ids gone
+        are dropped, the rest come from this Store's memory. A first call, or one where most ids
+        are new, pages through the collection as before.
+        """
+        with self._cache_lock:
+            cache = self._chunk_cache
+            ids = self.ids() if cache else []
+            missing = [i for i in ids if i not in cache]
+            if not cache or len(missing) > len(ids) // 2:
+                fresh: dict[str, Chunk] = {}
+                for page_ids, docs, metas in self._pages(include=["documents", "metadatas"]):
+                    fresh.update((i, _chunk_from(i, d, m)) for i, d, m in zip(page_ids, docs, metas))
+                ids = missing = list(fresh)  # the paged read is the newer listing; all of it was read
+            else:
+                fresh = {i: cache[i] for i in ids if i in cache}
+                for b in range(0, len(missing), IN_BATCH):
+                    got = self.collection.get(ids=missing[b : b + IN_BATCH], include=["documents", "metadatas"])
+                    rows = zip(got["ids"], got["documents"], got["metadatas"])
+                    fresh.update((i, _chunk_from(i, d, m)) for i, d, m in rows)
+            self._chunk_cache = fresh
+            self.fetched = len(missing)  # chunks read in full by this call (tests and benchmarks look)
+            return [fresh[i] for i in ids if i in fresh]  # an id deleted between listing and fetch is left out
+
+    def ids(self, page: int = 20_000) -> list[str]:
+        """Every chunk id, in the store's order (ids only: the cheap listing ``all_chunks`` diffs)."""
+        out: list[str] = []
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=len(out))["ids"]
+            if not got:
+                return list(dict.fromkeys(out))  # a write between two pages can repeat an id
+            out.extend(got)
 
     def chunks_of(self, source: str) -> list[Chunk]:
         got = self.collection.get(where={"source": source}, include=["documents", "metadatas"])

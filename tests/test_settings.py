@@ -6,6 +6,7 @@ from assistant.settings import Settings
 def test_defaults_are_offline_and_local():
     s = Settings.load()
     assert s.index_dir == "index" and s.chroma_url == "" and s.llm_url == "" and s.host == "127.0.0.1"
+    assert s.embed_url == ""  # the in-process MiniLM
 
 
 def test_env_overrides_file_and_types_are_checked(tmp_path, monkeypatch):
@@ -26,7 +27,8 @@ def test_unknown_setting_is_an_error():
 
 
 @pytest.mark.parametrize(
-    "name,value", [("top_k", "0"), ("chunk_tokens", "1000"), ("port", "70000"), ("temperature", "-1")]
+    "name,value",
+    [("top_k", "0"), ("chunk_tokens", "1000"), ("port", "70000"), ("temperature", "-1"), ("embed_batch", "0")],
 )
 def test_values_that_cannot_work_are_refused_naming_the_variable(monkeypatch, name, value):
     from assistant.errors import SettingsError
@@ -44,13 +46,19 @@ def test_config_prints_effective_values_with_secrets_masked(tmp_path):
     proc = run_cli(
         "config",
         "--json",
-        env={"ASSISTANT_AUTH": "ann:hunter2", "ASSISTANT_TOP_K": "7", "ASSISTANT_API_KEYS": "k1,k2"},
+        env={
+            "ASSISTANT_AUTH": "ann:hunter2",
+            "ASSISTANT_TOP_K": "7",
+            "ASSISTANT_API_KEYS": "k1,k2",
+            "ASSISTANT_EMBED_API_KEY": "emb-hunter3",
+        },
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["top_k"] == 7 and shown["auth"] == "****" and shown["api_keys"] == "****"
-    assert "hunter2" not in proc.stdout
+    assert shown["embed_api_key"] == "****"
+    assert "hunter2" not in proc.stdout and "hunter3" not in proc.stdout
 
 
 def test_every_setting_is_described_and_in_the_readme_table():

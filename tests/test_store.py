@@ -88,3 +88,34 @@ def test_a_collection_that_does_not_exist_is_index_not_ready_and_is_not_created(
             call()
         assert "assistant ingest DIR --collection minutes" in str(err.value) and "\n" not in str(err.value)
     assert "minutes" not in collection_names(a.settings)
+
+
+def test_all_chunks_reads_only_what_changed_and_matches_a_full_read(tmp_path, shared_embedder):
+    """A long-lived Store (a replica's) re-reads only new chunks; the result equals a fresh Store's full read."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "orchard.txt").write_text(ORCHARD, encoding="utf-8")
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.embedder = shared_embedder
+    a.ingest(str(docs), progress=False)
+    store = a.store
+
+    def full():
+        return [(c.id, c.source, c.text, c.context, c.start, c.end) for c in Store(a.settings).all_chunks()]
+
+    first = store.all_chunks()
+    assert store.fetched == len(first) == store.count() > 0  # nothing cached yet: everything read
+    store.all_chunks()
+    assert store.fetched == 0  # nothing changed: nothing read but the ids
+
+    (docs / "ferry.txt").write_text(FERRY, encoding="utf-8")
+    a.ingest(str(docs), progress=False)
+    got = store.all_chunks()
+    assert store.fetched == len(store.chunks_of(str(docs / "ferry.txt"))) >= 1  # only the new file's chunks
+    assert [(c.id, c.source, c.text, c.context, c.start, c.end) for c in got] == full()
+
+    (docs / "orchard.txt").unlink()
+    a.ingest(str(docs), progress=False)
+    got = store.all_chunks()
+    assert store.fetched == 0 and {c.source for c in got} == {str(docs / "ferry.txt")}
+    assert [(c.id, c.source, c.text, c.context, c.start, c.end) for c in got] == full()
