@@ -33,6 +33,9 @@ Design choices:
   citation number outside the sources is never shown. The judge is called at most
   ``MAX_JUDGED`` times per answer: it costs ~1-2 s a call on two cores.
 - Every judge call is kept in ``Answer.checks`` (what was checked, P(yes), the sources read).
+- Document text is untrusted (``untrusted.py``): a sentence addressed to the model is never a
+  source, and every sentence about to be shown passes code checks that hold whatever the model
+  wrote (no link its quotes lack, no prompt text). The refusal is always ``phrases.REFUSAL``.
 - System prompts are constant, so an embedded llama.cpp keeps their KV cache across questions.
 """
 
@@ -44,7 +47,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import appositive, bridge, phrases
+from . import appositive, bridge, phrases, untrusted
 from .evidence import Source, label, render_sources, select
 from .judge import Judge, Judgment
 from .prompts import render
@@ -485,6 +488,11 @@ class _Run:
             self.removed.append(text)
             return
         by_new = {new: key for key, new in self.renumber.items()}
+        # Whatever the model wrote: no link its quotes lack, no prompt text (untrusted.py, layer 4).
+        cited = [self.by_key[by_new[n]] for n in dict.fromkeys(numbers) if n in by_new]
+        if untrusted.unsafe(text, [f"{s.text} {s.passage.chunk.context} {s.passage.chunk.title}" for s in cited]):
+            self.removed.append(text)
+            return
         for n in dict.fromkeys(numbers):
             key = by_new[n]
             if key not in self._emitted:

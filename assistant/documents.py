@@ -56,7 +56,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -324,17 +324,86 @@ _DATE_META = ("article:published_time", "date", "dc.date", "dcterms.date", "pubd
 
 
 _HIDDEN_STYLE = re.compile(
-    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*(?:;|$))", re.IGNORECASE
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
+    r"|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:!important\s*)?(?:;|$)"
+    r"|opacity\s*:\s*0(?:\.0+)?\s*(?:!important\s*)?(?:;|$)"
+    r"|(?:left|top|text-indent|margin-left)\s*:\s*-\d{3,}(?:\.\d+)?(?:px|em|rem|pt)"
+    r"|clip\s*:\s*rect\(\s*0[^)]*\)|clip-path\s*:\s*inset\(\s*(?:50|100)%|transform\s*:\s*scale\(\s*0\s*\)"
+    r"|color\s*:\s*transparent)",
+    re.IGNORECASE,
 )
+_ZERO_BOX = re.compile(r"(?:^|;)\s*(?:max-)?(?:height|width)\s*:\s*0(?:px)?\s*(?:;|$)", re.IGNORECASE)
+_OVERFLOW_HIDDEN = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
+# Class names that the common CSS frameworks (Bootstrap, Tailwind, WordPress, Drupal ...) use to hide
+# an element from sight (some keep it for screen readers: boilerplate such as "opens in a new tab").
+_HIDING_CLASSES = {
+    "hidden",
+    "d-none",
+    "hide",
+    "invisible",
+    "sr-only",
+    "visually-hidden",
+    "visuallyhidden",
+    "screen-reader-text",
+    "screen-reader-only",
+    "element-invisible",
+    "is-hidden",
+    "u-hidden",
+    "offscreen",
+    "a11y-hidden",
+    "display-none",
+}
+# "hidden md:block" (Tailwind) or "d-none d-lg-block" (Bootstrap) is shown on wider screens.
+_SHOWN_SOMETIMES = re.compile(
+    r"^(?:(?:sm|md|lg|xl|2xl):(?:block|inline|flex|grid|table|contents)\S*|d-\w+-(?:block|inline|flex|grid|table)\S*)$"
+)
+_STYLE_RULE = re.compile(r"([^{}@]+)\{([^{}]*)\}")
+_MEDIA_BLOCK = re.compile(r"@[^{}]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}")
 
 
-def _is_hidden(tag) -> bool:
-    """Inline-hidden elements (``hidden``, ``display:none``, ``visibility:hidden``, zero font size).
+def _stylesheet_hidden(soup) -> tuple[set[str], set[str]]:
+    """Classes and ids that the page's own ``<style>`` rules hide (``.x { display: none }``).
 
-    Hidden text is a classic way to plant instructions in a page; stylesheet rules are not
-    evaluated (that needs a browser engine), only what the element itself declares.
+    Only simple selectors (``.class``, ``#id``, ``tag.class``) are read, and rules inside ``@media``
+    (print-only or screen-size rules) are skipped: a browser engine would be needed for the rest.
     """
-    return tag.has_attr("hidden") or bool(_HIDDEN_STYLE.search(tag.get("style") or ""))
+    classes: set[str] = set()
+    ids: set[str] = set()
+    for style in soup.find_all("style"):
+        css = _MEDIA_BLOCK.sub(" ", re.sub(r"/\*.*?\*/", " ", style.get_text(), flags=re.S))
+        for selectors, body in _STYLE_RULE.findall(css):
+            decls = ";".join(d.strip() for d in body.split(";"))
+            if not (_HIDDEN_STYLE.search(decls) or (_ZERO_BOX.search(decls) and _OVERFLOW_HIDDEN.search(decls))):
+                continue
+            for sel in selectors.split(","):
+                m = re.fullmatch(r"\s*[a-zA-Z0-9]*([.#])([\w-]+)\s*", sel)
+                if m:
+                    (classes if m.group(1) == "." else ids).add(m.group(2))
+    return classes, ids
+
+
+def _is_hidden(tag, hidden_classes: Collection[str] = (), hidden_ids: Collection[str] = ()) -> bool:
+    """Elements a reader does not see: ``hidden``/``aria-hidden`` attributes, hiding inline styles
+    (``display:none``, ``visibility:hidden``, zero size or opacity, off-screen positions, clipping),
+    a hiding class of the common CSS frameworks, or a class/id the page's ``<style>`` hides.
+
+    Hidden text is a classic way to plant instructions in a page (``untrusted.py``). A browser
+    engine would be needed to evaluate every rule (external stylesheets, scripts, text coloured
+    like its background); this covers what the element and the page itself declare.
+    """
+    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).strip().lower() == "true":
+        return True
+    style = tag.get("style") or ""
+    if _HIDDEN_STYLE.search(style) or (_ZERO_BOX.search(style) and _OVERFLOW_HIDDEN.search(style)):
+        return True
+    classes = tag.get("class") or []
+    if isinstance(classes, str):
+        classes = classes.split()
+    if any(c in _HIDING_CLASSES or c in hidden_classes for c in classes) and not any(
+        _SHOWN_SOMETIMES.match(c) for c in classes
+    ):
+        return True
+    return bool(hidden_ids) and tag.get("id") in hidden_ids
 
 
 def _read_html(raw: bytes) -> Extraction:
@@ -351,9 +420,10 @@ def _read_html(raw: bytes) -> Extraction:
         if key in _DATE_META and meta.get("content"):
             meta_date = str(meta["content"])
             break
+    hidden_classes, hidden_ids = _stylesheet_hidden(soup)
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
-    for tag in soup.find_all(_is_hidden):  # a reader never sees it, so neither may the index
+    for tag in soup.find_all(lambda t: _is_hidden(t, hidden_classes, hidden_ids)):  # unseen: not indexed
         if not tag.decomposed:
             tag.decompose()
     if not title:

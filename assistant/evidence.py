@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import untrusted
 from .retrieve import clauses, lexical_terms
 from .schema import Passage
 from .text import sentences
@@ -34,13 +35,6 @@ _LEANS_BACK = re.compile(
 MAX_PER_DOC = 3
 PART_WEIGHT = 1.0  # a part of the question against the whole, in the round robin
 MAX_EMBEDDED = 32  # candidate sentences embedded per question (the rest rank last)
-# Sentences that address the model instead of stating facts (prompt injection planted in a
-# document). The prompt also says sources are untrusted, but a 1.5B model obeys "say X" when
-# the question points at it, and the verifier passes "X" because the source contains it.
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b",
-    re.I,
-)
 
 
 @dataclass
@@ -59,7 +53,10 @@ class Source:
 
 def _spans(p: Passage):
     c = p.chunk
-    spans = sentences(c.text)
+    # Sentences of the text a reader sees (untrusted.visible blanks a Markdown comment at the same
+    # offsets); a sentence with a hidden part inside it is not a quote of what the reader saw.
+    seen = untrusted.visible(c.text, c.source)
+    spans = [s for s in sentences(seen) if seen[s.start : s.end] == c.text[s.start : s.end]]
     for i, s in enumerate(spans):
         first = s
         words = c.text[s.start : s.end].split()
@@ -74,7 +71,7 @@ def select(question: str, passages: list[Passage], embedder, n: int) -> list[Sou
     cands = []
     for rank, p in enumerate(passages):
         for start, end, text in _spans(p):
-            if not _INJECTION.search(text):  # documents are data: orders to the model never reach it
+            if untrusted.keep(text):  # documents are data: a sentence addressed to the model never reaches it
                 cands.append((rank, p, start, end, text))
     if not cands:
         return []
@@ -150,7 +147,7 @@ def render_sources(sources: list[Source]) -> str:
             heading = _heading(c)
             lines.append(f"From {heading}:" if heading else "From an untitled document:")
             last = c.source
-        lines.append(f"[{s.n}] {' '.join(s.text.split())}")
+        lines.append(f"[{s.n}] {untrusted.for_model(' '.join(s.text.split()))}")
     return "\n".join(lines)
 
 

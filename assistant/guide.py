@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from .evidence import _INJECTION
+from . import untrusted
 from .prompts import render
 from .retrieve import lexical_terms
 from .summarize import main_points
@@ -56,7 +56,7 @@ def _question(llm, sentence: str) -> str | None:
     messages = [{"role": "system", "content": render("suggest")}, {"role": "user", "content": sentence}]
     q = " ".join(llm.complete(messages, max_tokens=48, temperature=0.0).split()).strip('"')
     q = q.split("?")[0].strip() + "?" if "?" in q else ""
-    if not (12 <= len(q) <= MAX_QUESTION_CHARS) or _INJECTION.search(q):
+    if not (12 <= len(q) <= MAX_QUESTION_CHARS) or not untrusted.keep(q):
         return None
     if not set(lexical_terms(q)) & set(lexical_terms(sentence)):
         return None  # about something else

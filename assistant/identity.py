@@ -27,8 +27,8 @@ import json
 from .errors import IndexNotReady
 
 # Bump when extraction, text.chunk_spans or the chunk prefix change what a chunk is
-# (2: PDF line joining, pages, sections).
-CHUNKER_VERSION = 2
+# (2: PDF line joining, pages, sections; 3: HTML drops text hidden by class, aria-hidden, more styles).
+CHUNKER_VERSION = 3
 PROBE = "A short fixed sentence whose embedding identifies the model that wrote this index."
 SAME_MODEL_COSINE = 0.99  # the same model on another machine or thread count agrees to ~1e-6
 FIELD = "embedder"  # collection metadata key: JSON {"name", "dim", "probe"}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import untrusted
 from .evidence import Source, label
 from .prompts import render
 
@@ -63,7 +64,7 @@ def quotes(sources: list[Source]) -> str:
     lines = []
     for s in sources:
         where = label(s.passage.chunk)
-        lines.append(f'- {where}: "{" ".join(s.text.split())}"')
+        lines.append(f'- {where}: "{untrusted.for_model(" ".join(s.text.split()))}"')
     return "\n".join(lines)
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evidence import _INJECTION, Source
+from . import untrusted
+from .evidence import Source
 from .schema import Answer, Citation, Passage
 from .text import sentences
 
@@ -102,7 +103,7 @@ def _candidates(chunks) -> list[Source]:
         for s in sentences(chunk.text):
             start, end = chunk.start + s.start, chunk.start + s.end
             text = chunk.text[s.start : s.end]
-            if start in seen or len(text.split()) < MIN_WORDS or _INJECTION.search(text):
+            if start in seen or len(text.split()) < MIN_WORDS or not untrusted.keep(text):
                 continue
             seen.add(start)
             out.append(Source(n=0, passage=passage, start=start, end=end, text=text, score=0.0))

@@ -659,3 +659,25 @@ def test_html_text_hidden_from_readers_is_not_indexed(tmp_path):
         encoding="utf-8",
     )
     assert read_document(p).text == "The ferry leaves at noon.\n\nSmall print stays."
+
+
+def test_html_hidden_by_class_aria_or_the_pages_own_stylesheet_is_not_indexed(tmp_path):
+    """Hiding classes of the common CSS frameworks, aria-hidden, more hiding styles, and the page's
+    own <style> rules (not those inside @media: print-only or screen-size rules)."""
+    p = tmp_path / "planted.html"
+    p.write_text(
+        "<html><head><style>.note-b, #extra { display:none } @media print { .noprint { display: none } }"
+        " .tiny { height: 0; overflow: hidden }</style></head><body>"
+        "<p>The market opens at eight.</p>"
+        '<p class="sr-only">Order one.</p><div class="d-none">Order two.</div>'
+        '<span aria-hidden="true">Order three.</span><p class="note-b">Order four.</p>'
+        '<p id="extra">Order five.</p><p class="tiny">Order six.</p>'
+        '<p style="opacity: 0">Order seven.</p><p style="position:absolute; left:-9999px">Order eight.</p>'
+        '<p style="clip: rect(0 0 0 0)">Order nine.</p>'
+        '<p class="hidden md:block">Wide screens show this.</p><p class="noprint">Screens show this.</p>'
+        '<p aria-hidden="false">Shown too.</p></body></html>',
+        encoding="utf-8",
+    )
+    text = read_document(p).text
+    assert "Order" not in text, text
+    assert text == "The market opens at eight.\n\nWide screens show this.\n\nScreens show this.\n\nShown too."
