@@ -5,7 +5,7 @@ before the first word. Instead of whole chunks we hand it the best *sentences* o
 chunks (each a few dozen tokens), scored by question-term overlap (IDF-weighted), dense
 similarity and the rank of the chunk they came from, with at most a few per document so a
 question about two articles sees both. A question in several parts ("Does X report ..., while
-Y ...?", see ``retrieve.clauses``) is scored per part too, and the picks go round robin over
+Y ...?", see ``question.clauses``) is scored per part too, and the picks go round robin over
 the whole question and its parts, so each part gets its best sentences in. Only the lexically
 most promising ``MAX_EMBEDDED`` sentences are embedded, which bounds the cost per question.
 A sentence that leans on the one before it (starts with a pronoun, or is very short) carries
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .retrieve import clauses, lexical_terms
+from .question import clauses, lexical_terms
 from .schema import Passage
 from .text import sentences
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .evidence import _INJECTION
 from .prompts import render
-from .retrieve import lexical_terms
+from .question import lexical_terms
 from .summarize import main_points
 
 POINTS = 3

@@ -167,7 +167,7 @@ def measure(settings, questions: list[str], label: str, server_pid: int | None =
     store = Store(settings)
     r = Retriever(store, emb, settings)
     t0 = time.perf_counter()
-    r._lexical_index()
+    r.snapshot()
     lexical_build_s = time.perf_counter() - t0
     rss1 = rss_mib()
     qv = [emb.embed_one(q) for q in questions]
