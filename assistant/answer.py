@@ -51,7 +51,8 @@ from . import appositive, bridge, phrases, untrusted
 from .evidence import Source, label, render_sources, select
 from .judge import Judge, Judgment
 from .prompts import render
-from .retrieve import Retriever, lexical_terms
+from .question import lexical_terms
+from .retrieve import Retriever
 from .schema import Answer, Citation, Passage
 from .settings import Settings
 from .text import sentences

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from .bridge import is_person
 from .evidence import Source
-from .retrieve import STOPWORDS, capitalized_names
+from .question import capitalized_names
+from .text import STOPWORDS
 
 MAX_DESCRIPTION = 5  # content words of a description that adjacency can prove
 WINDOW_EXTRA = 2  # words of slack before the name ("the country's president, Nicolás Maduro")

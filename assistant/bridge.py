@@ -11,7 +11,7 @@ share wins, provided it wins clearly. Its quotations (one per part, each naming 
 answer's citations, so the load-bearing word of the answer is a span of every quote.
 
 Design choices and their costs:
-- Names are runs of capitalized words (``retrieve.capitalized_names``): no named-entity model
+- Names are runs of capitalized words (``question.capitalized_names``): no named-entity model
   ships inside a PyPI package. A lower-case answer ("sportsbooks") is never found here, and a
   capitalized common word can be a candidate; the margin rule below and the judge (answer.py)
   keep those out, and the LLM path answers whatever this declines.
@@ -32,7 +32,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from .evidence import Source
-from .retrieve import STOPWORDS, capitalized_names
+from .question import capitalized_names
+from .text import STOPWORDS
 
 MIN_PARTS = 2  # parts whose evidence must name the winner
 MENTION_MARGIN = 1.5  # with as many parts as the runner-up, this many times its mentions

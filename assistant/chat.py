@@ -16,7 +16,7 @@ import re
 
 from .phrases import CLOSEST_PASSAGES, REFUSAL
 from .prompts import render
-from .retrieve import capitalized_names, lexical_terms
+from .question import capitalized_names, lexical_terms
 from .verify import strip_citations
 
 MAX_TURNS = 3

@@ -41,11 +41,11 @@ from collections.abc import Iterable, Sequence
 
 from .core import Assistant
 from .errors import InputError
+from .fusion import LEXICAL_WEIGHT  # the Retriever's own whole-question mix of BM25 and cosine
 from .schema import Passage
 from .store import check_name
 
 SEP = "+"
-LEXICAL_WEIGHT = 0.8  # the Retriever's own whole-question mix of BM25 and cosine (retrieve.LEXICAL_WEIGHT)
 
 
 def parts(name: str | None) -> tuple[str, ...]:

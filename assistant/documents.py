@@ -34,7 +34,8 @@ Design and trade-offs:
   binary, encrypted, corrupt, no text, unsupported type) is an ``UnreadableFile`` with a
   one-line human reason, so ingest can report and skip instead of crashing.
 * **Metadata** comes from a small ``Key: value`` header at the very start of the text (or
-  YAML-style front matter between ``---`` lines); otherwise the first ``# heading``
+  YAML-style front matter between ``---`` lines; ``frontmatter.parse``, any keys, kept whole in
+  ``Document.front_matter``, with the outlet as ``Document.outlet``); otherwise the first ``# heading``
   (.md), ``<title>`` (.html), PDF/DOCX metadata title (a PDF's only when it is a real title,
   not "Microsoft Word - x.doc", a file name or "untitled"; a .docx's "Title"-styled paragraph
   next), the first paragraph of a PDF's first page, else the file-name stem. Dates come from
@@ -42,7 +43,7 @@ Design and trade-offs:
   modified): when the document was written, not when it was extracted. The date
   is normalised to ``YYYY-MM-DD`` when it carries a year; unparseable dates are kept raw;
   placeholders such as ``unknown`` and missing dates fall back to the file's modification
-  date (UTC).
+  date (UTC), and ``Document.dated`` says which it is.
 * **Walking** is iterative (explicit stack over ``os.scandir``), so deep trees never hit
   the recursion limit (``os.walk`` is recursive before Python 3.12); symlinked folders are
   never followed (no loops), hidden names (leading ``.``) are skipped, output is sorted.
@@ -58,9 +59,10 @@ import os
 import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+from . import frontmatter
 from .errors import UnreadableFile
 from .schema import Document
 
@@ -133,20 +135,22 @@ def read_document(path: str | os.PathLike) -> Document:
         hint = " (the PDF may be scanned images)" if suffix == ".pdf" else ""
         raise UnreadableFile("no text could be extracted" + hint, source)
 
-    header = _parse_header(text)
-    title = header.get("title", "").strip()
+    header = frontmatter.parse(text)
+    title = header.title.strip()
     if not title and suffix in (".md", ".markdown"):
         title = _first_md_heading(text)
     if not title:
         title = meta_title.strip()
     if not title and suffix in TEXT_SUFFIXES:
-        title = _first_line_title(text)
+        title = _first_line_title(text[header.end :])
     if not title and suffix == ".pdf":
         title = _first_line_title(text.split("\n\n", 1)[0])  # the first page's first paragraph: a heading, mostly
+    titled = bool(title)
     if not title:
         title = p.stem
-    raw_date = header.get("date", "").strip() or meta_date.strip()
-    doc_date = _normalize_date(raw_date) if raw_date else ""
+    raw_date = header.date.strip() or meta_date.strip()
+    doc_date = frontmatter.normalize_date(raw_date) if raw_date else ""
+    dated = bool(doc_date)
     if not doc_date:
         doc_date = datetime.fromtimestamp(st.st_mtime, tz=UTC).date().isoformat()
     return Document(
@@ -157,6 +161,11 @@ def read_document(path: str | os.PathLike) -> Document:
         hash=hashlib.sha256(raw).hexdigest(),
         pages=ex.pages,
         headings=ex.headings,
+        outlet=header.outlet,
+        titled=titled,
+        dated=dated,
+        front_matter=header.fields,
+        body_start=header.end,
     )
 
 
@@ -615,7 +624,7 @@ def _reflow(raw: str, words: set[str]) -> list[str]:
 
 def _line_break(a: str, b: str, width: int) -> str:
     """'paragraph', 'line' or '' (a wrap) between visual lines ``a`` and ``b``."""
-    if _META_LINE.match(a):  # a "Title: ... / Date: ..." block keeps its lines (see _parse_header)
+    if _META_LINE.match(a):  # a "Title: ... / Date: ..." block keeps its lines (see frontmatter.parse)
         return "line" if _META_LINE.match(b) else "paragraph"
     if _ITEM.match(b):
         return "line"  # the next list item
@@ -768,37 +777,6 @@ def _table_rows(table) -> list[str]:
 
 # --------------------------------------------------------------------------- metadata
 
-_HEADER_LINE = re.compile(r"([A-Za-z][A-Za-z0-9 _-]{0,29}):[ \t]*(.*)")
-_PLACEHOLDER_DATES = {"unknown", "n/a", "na", "none", "null", "-", "--", "?", "undated", "no date"}
-
-
-def _parse_header(text: str) -> dict[str, str]:
-    """``Key: value`` lines (or ``---`` front matter) at the very start; keys lower-cased.
-
-    Recognised only when it names a title or a date, so a body that happens to begin
-    with "Note: ..." is not mistaken for metadata.
-    """
-    lines = text.lstrip("\ufeff").split("\n", 60)[:60]
-    fields: dict[str, str] = {}
-    if lines and lines[0].strip() == "---":  # front matter
-        for line in lines[1:]:
-            if line.strip() in ("---", "..."):
-                break
-            m = _HEADER_LINE.fullmatch(line.strip())
-            if m:
-                fields.setdefault(m.group(1).strip().lower(), m.group(2).strip().strip("\"'"))
-        else:
-            fields = {}
-    else:
-        for line in lines[:30]:
-            m = _HEADER_LINE.fullmatch(line.rstrip())
-            if not m:
-                break
-            fields.setdefault(m.group(1).strip().lower(), m.group(2).strip())
-    if "title" not in fields and "date" not in fields:
-        return {}
-    return fields
-
 
 def _first_line_title(text: str, limit: int = 90) -> str:
     """A plain text file's first line, shortened at a word: a news lede names its story
@@ -842,55 +820,3 @@ def _md_heading_levels(text: str) -> list[tuple[int, int, str]]:
                     headings.append((pos, len(m.group(1)), m.group(2).strip()))
         pos += len(line) + 1
     return headings
-
-
-_DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%Y/%m/%d",
-    "%Y.%m.%d",
-    "%Y%m%d",
-    "%B %d, %Y",
-    "%b %d, %Y",
-    "%B %d %Y",
-    "%b %d %Y",
-    "%d %B %Y",
-    "%d %b %Y",
-    "%d %B, %Y",
-    "%d %b, %Y",
-    "%B %Y",
-    "%b %Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-)
-
-
-def _normalize_date(value: str) -> str:
-    """YYYY-MM-DD when ``value`` is a date that has a year; raw value otherwise; '' if a placeholder."""
-    v = " ".join(value.split())
-    if v.lower() in _PLACEHOLDER_DATES:
-        return ""
-    iso = v[:-1] + "+00:00" if v.endswith(("Z", "z")) else v
-    try:
-        return datetime.fromisoformat(iso).date().isoformat()
-    except ValueError:
-        pass
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]|$)", v)
-    if m:
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-        except ValueError:
-            pass
-    # "Friday, Dec. 1, 2023", "Sept. 5, 2023", "November 27, 2023 10:00 AM"
-    cleaned = re.sub(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", "", v, flags=re.I)
-    cleaned = re.sub(r"\bSept\b", "Sep", cleaned, flags=re.I)
-    cleaned = re.sub(r"\b([A-Za-z]{3,9})\.", r"\1", cleaned)
-    cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", cleaned)
-    m = re.match(r"(.*?\b\d{4})\b", cleaned)  # drop a trailing time
-    if m:
-        head = m.group(1).strip()
-        for fmt in _DATE_FORMATS:
-            try:
-                return datetime.strptime(head, fmt).date().isoformat()
-            except ValueError:
-                continue
-    return v

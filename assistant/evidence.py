@@ -5,7 +5,7 @@ before the first word. Instead of whole chunks we hand it the best *sentences* o
 chunks (each a few dozen tokens), scored by question-term overlap (IDF-weighted), dense
 similarity and the rank of the chunk they came from, with at most a few per document so a
 question about two articles sees both. A question in several parts ("Does X report ..., while
-Y ...?", see ``retrieve.clauses``) is scored per part too, and the picks go round robin over
+Y ...?", see ``question.clauses``) is scored per part too, and the picks go round robin over
 the whole question and its parts, so each part gets its best sentences in. Only the lexically
 most promising ``MAX_EMBEDDED`` sentences are embedded, which bounds the cost per question.
 A sentence that leans on the one before it (starts with a pronoun, or is very short) carries
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import untrusted
-from .retrieve import clauses, lexical_terms
+from .question import clauses, lexical_terms
 from .schema import Passage
 from .text import sentences
 
@@ -151,36 +151,36 @@ def render_sources(sources: list[Source]) -> str:
     return "\n".join(lines)
 
 
-def _fields(chunk) -> dict[str, str]:
-    """The ``Key: value | ...`` header fields ingest wrote into the chunk's context."""
-    return dict(re.findall(r"(\w+): ([^|]+?)\s*(?:\||$)", chunk.context or ""))
+def _name(value: str) -> str:
+    """A title or outlet without what follows a '|': "Cnbc | World Business News Leader" -> "Cnbc",
+    "Headline | Author Name" -> "Headline" (taglines and bylines, not names)."""
+    return value.split("|", 1)[0].strip()
+
+
+def _title(chunk) -> str:
+    """The document's title; '' for a file name standing in for one or a placeholder in parentheses."""
+    title = _name(chunk.title) if chunk.titled else ""
+    return "" if title.startswith("(") and title.endswith(")") else title  # "(untitled web search result snippet)"
 
 
 def _heading(chunk) -> str:
-    fields = _fields(chunk)
-    title = fields.get("Title") or (chunk.title if chunk.title != Path(chunk.source).stem else "")
-    if title.startswith("(") and title.endswith(")"):  # "(untitled web search result snippet)"
-        title = ""
+    title = _title(chunk)
     if len(title) > 90:
         title = title[:90].rsplit(" ", 1)[0] + "…"
-    outlet = fields.get("Source", "")
+    outlet = _name(chunk.outlet)
     outlet = "" if len(outlet) > 40 else outlet  # a provenance note, not an outlet name
-    date = fields.get("Date", chunk.date if not chunk.context else "")[:10]
-    date = "" if date == "unknown" else date
+    date = chunk.date[:10] if chunk.dated else ""
     meta = ", ".join(x for x in (outlet, date) if x)
     return f'"{title}" ({meta})' if title and meta else (f'"{title}"' if title else meta)
 
 
 def label(chunk) -> str:
     """A short name for where a sentence comes from: the outlet, else the title, else the file."""
-    fields = _fields(chunk)
-    outlet = fields.get("Source", "")
-    date = fields.get("Date", "")[:10]
-    if outlet and len(outlet) <= 40 and outlet.lower() != "unknown":
+    outlet = _name(chunk.outlet)
+    date = chunk.date[:10] if chunk.dated else ""
+    if outlet and len(outlet) <= 40:
         return f"{outlet} ({date})" if re.fullmatch(r"\d{4}-\d\d-\d\d", date) else outlet
-    title = fields.get("Title") or chunk.title or Path(chunk.source).stem
-    if title.startswith("(") and title.endswith(")"):
-        title = Path(chunk.source).stem
+    title = _title(chunk) or Path(chunk.source).stem
     if len(title) > 70:
         title = title[:70].rsplit(" ", 1)[0] + "…"
     return f'"{title}"'

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import untrusted
 from .prompts import render
-from .retrieve import lexical_terms
+from .question import lexical_terms
 from .summarize import main_points
 
 POINTS = 3

@@ -28,6 +28,9 @@ from .errors import IndexNotReady
 
 # Bump when extraction, text.chunk_spans or the chunk prefix change what a chunk is
 # (2: PDF line joining, pages, sections; 3: HTML drops text hidden by class, aria-hidden, more styles).
+# Not bumped for generic front matter with outlet/dated fields: the prefix and spans of the fixed
+# header keys it replaced are byte-identical, so old chunks stay valid and their two new fields are
+# read from their stored prefix (store._old_fields).
 CHUNKER_VERSION = 3
 PROBE = "A short fixed sentence whose embedding identifies the model that wrote this index."
 SAME_MODEL_COSINE = 0.99  # the same model on another machine or thread count agrees to ~1e-6

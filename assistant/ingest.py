@@ -38,8 +38,7 @@ from .settings import Settings
 from .store import Store
 from .text import chunk_spans, shown_path
 
-_HEADER_LINE = re.compile(r"(title|source|author|date|category|url):[^\n]*\n", re.IGNORECASE)
-_INDEXED_KEYS = ("title", "source", "author", "date", "category")
+_LINK = re.compile(r"[a-z][a-z0-9+.-]*://|www\.", re.IGNORECASE)
 GROUP_CHUNKS = 128  # chunks embedded together; also the most work a crash can throw away
 EMBED_SLICE = 32  # with ``on_progress``: chunks per embedding call, one report after each
 
@@ -71,24 +70,23 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def header_end(text: str) -> int:
-    """Offset just past a leading `Key: value` header block (0 when there is none)."""
-    pos = 0
-    while m := _HEADER_LINE.match(text, pos):
-        pos = m.end()
-    return pos
-
-
 def index_prefix(doc: Document) -> str:
     """What every chunk of a document is embedded and matched with besides its own text.
 
     A chunk deep in an article rarely names the article's subject, outlet or date; news
-    questions do ("reported by TechCrunch in November"). Prefixing the header fixes that
-    for dense and lexical retrieval alike, without touching the text citations slice.
+    questions do ("reported by TechCrunch in November"). Prefixing the front matter fixes that
+    for dense and lexical retrieval alike, without touching the text citations slice. Every
+    field is written, in the file's order, as ``Key: value`` joined by `` | ``, except empty
+    ones and links (a URL holds no word a question asks with); without front matter, the title
+    (when it is not just the file name) and the date. For the shared news corpora (``Title,
+    Source, Author, Date, Category, URL``) this is byte for byte the prefix of the fixed key list
+    it replaced, so their stored vectors stay valid (see ``store._chunk_from`` for old chunks).
     """
-    head = doc.text[: header_end(doc.text)]
-    fields = {k.lower(): v.strip() for k, v in re.findall(r"(?im)^(\w+):(.*)$", head)}
-    parts = [f"{k.title()}: {fields[k]}" for k in _INDEXED_KEYS if fields.get(k)]
+    parts = [
+        f"{key.replace('_', ' ').title()}: {value}"
+        for key, value in doc.front_matter.items()
+        if value and not _LINK.match(value)
+    ]
     if not parts:
         stem = Path(doc.source).stem
         parts = [p for p in (doc.title if doc.title != stem else "", doc.date) if p]
@@ -98,9 +96,8 @@ def index_prefix(doc: Document) -> str:
 def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
     key = hashlib.sha1(doc.source.encode()).hexdigest()[:16]
     version = identity.version_key(doc.hash, settings)
-    body = header_end(doc.text)
     context = index_prefix(doc)
-    spans = chunk_spans(doc.text, settings.chunk_tokens, body_start=body) or chunk_spans(
+    spans = chunk_spans(doc.text, settings.chunk_tokens, body_start=doc.body_start) or chunk_spans(
         doc.text, settings.chunk_tokens
     )
     return [
@@ -114,6 +111,9 @@ def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
             end=s.end,
             text=doc.text[s.start : s.end],
             context=context,
+            outlet=doc.outlet,
+            titled=doc.titled,
+            dated=doc.dated,
             page=doc.page_at(s.start),
             section=doc.section_at(s.start),
             page_starts=[p for p in doc.pages if s.start < p < s.end],

@@ -13,7 +13,7 @@ Design and trade-offs:
   processes) proceed together. Each thread gets its own connection; writes in this process also
   take a lock, and other processes wait on SQLite's busy timeout.
 - **Our tokenizer, not SQLite's**: the text is tokenized in Python by ``index_terms``, which *is*
-  ``retrieve.lexical_terms`` (``text.words``, stop words out, PyStemmer's English stemmer), and
+  ``question.lexical_terms`` (``text.words``, stop words out, PyStemmer's English stemmer), and
   stored as space-separated terms; FTS5's ``unicode61`` tokenizer is configured to split on
   whitespace only (every other character category is a token character), so FTS5 terms are
   exactly our terms and "u.s", "don't" or "4,180"'s parts mean what they mean to the rest of the
@@ -83,7 +83,7 @@ def _stemmer():
         return lambda ws: ws
 
 
-_stem = _stemmer()  # one stemmer for indexing and querying (``retrieve.lexical_terms`` is ``index_terms``)
+_stem = _stemmer()  # one stemmer for indexing and querying (``question.lexical_terms`` is ``index_terms``)
 
 K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene")
 MIN_CANDIDATES = 200  # FTS5 matches rescored per search, at least
@@ -125,7 +125,7 @@ def _bigrams(run: str) -> list[str]:
 
 
 def index_terms(text: str) -> list[str]:
-    """The terms a text is indexed and searched by (``retrieve.lexical_terms`` is this function).
+    """The terms a text is indexed and searched by (``question.lexical_terms`` is this function).
 
     ``text.words`` lower-cased, stop words out, PyStemmer's English stemmer; a word holding CJK
     characters gives its other parts as words and each CJK run as its overlapping character

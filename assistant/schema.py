@@ -17,10 +17,15 @@ class Document:
     source: str  # absolute path of the file
     text: str
     title: str
-    date: str  # ISO date (YYYY-MM-DD) from a Date: header, else the file's modification date
+    date: str  # ISO date (YYYY-MM-DD) the document states (front matter, file metadata), else its modification date
     hash: str  # sha256 of the file's bytes: the unit of change for incremental ingest
     pages: list[int] = field(default_factory=list)  # PDF: text offset where page i+1 starts; [] without pages
     headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading text) in reading order
+    outlet: str = ""  # who published it, from the front matter (``frontmatter.OUTLET_KEYS``); '' when unknown
+    titled: bool = False  # ``title`` is the document's own (front matter, heading, metadata), not its file name
+    dated: bool = False  # ``date`` is the document's own (front matter or file metadata), not the file's mtime
+    front_matter: dict[str, str] = field(default_factory=dict)  # its ``Key: value`` lines (``frontmatter.parse``)
+    body_start: int = 0  # offset where the text after the front matter starts
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding ``offset`` (None for formats without pages)."""
@@ -44,7 +49,10 @@ class Chunk:
     start: int
     end: int
     text: str  # == document text[start:end]
-    context: str = ""  # document header (title, outlet, date) indexed along with the text
+    context: str = ""  # the prefix embedded and indexed with the text (``ingest.index_prefix``); never parsed back
+    outlet: str = ""  # the document's outlet (``Document.outlet``)
+    titled: bool = False  # whether ``title`` is the document's own (``Document.titled``)
+    dated: bool = False  # whether ``date`` is the document's own (``Document.dated``)
     page: int | None = None  # 1-based page where the chunk starts (PDFs; None for formats without pages)
     section: str = ""  # the nearest heading above the chunk start
     page_starts: list[int] = field(default_factory=list)  # document offsets of later pages starting inside

@@ -3,7 +3,8 @@
 We talk to chromadb directly rather than through llama-index's ChromaVectorStore because
 incremental sync needs metadata-level reads and deletes (which files, which content hashes,
 are they complete?) that the vector-store abstraction hides. Chunks carry everything needed
-to cite them (source, title, date, start, end), so the store is the single source of truth:
+to cite them (source, title, date, start, end) and the document's outlet as metadata fields, so
+the store is the single source of truth:
 the lexical index (``assistant/lexical.py``, a file beside it) is a derived copy that readers
 reconcile with the store's ids whenever the version stamp moves, so it cannot drift for long.
 
@@ -30,8 +31,10 @@ import re
 import threading
 import uuid
 from collections import defaultdict
+from pathlib import PurePath
 from urllib.parse import urlparse
 
+from . import frontmatter
 from .errors import InputError, StoreError
 from .schema import Chunk
 from .settings import Settings
@@ -79,7 +82,32 @@ def collection_names(settings: Settings) -> list[str]:
     return sorted(str(n) for n in names if INTERNAL not in str(n))
 
 
+# How ingest wrote the outlet and date into a chunk's prefix before they were fields of their own.
+_OLD_OUTLET = re.compile(r"(?:^|\|\s)Source:\s*(.*?)\s*(?=\|\s(?:Author|Date|Category|Title):|$)")
+_OLD_DATE = re.compile(r"(?:^|\|\s)Date:\s*([^|]*?)\s*(?=\||$)")
+
+
+def _old_fields(context: str, title: str, source: str) -> tuple[str, bool, bool]:
+    """(outlet, titled, dated) of a chunk written before they were stored as fields.
+
+    Such chunks are kept, not re-chunked: their text, offsets and prefix are what ingest writes
+    today for the same file (the prefix is byte-identical for the fixed keys it used to index),
+    so re-embedding every existing index would buy nothing. Only these two fields are missing,
+    and that old ingest wrote them into ``context`` in one fixed shape, read here and nowhere else.
+    """
+    m = _OLD_OUTLET.search(context)
+    outlet = m.group(1) if m and m.group(1).lower() not in frontmatter.PLACEHOLDERS else ""
+    d = _OLD_DATE.search(context)
+    titled = context.startswith("Title: ") or title != PurePath(source).stem
+    return outlet, titled, bool(d and frontmatter.normalize_date(d.group(1)))
+
+
 def _chunk_from(id_: str, text: str, meta: dict) -> Chunk:
+    context = meta.get("context", "")
+    if "outlet" in meta:
+        outlet, titled, dated = meta["outlet"], bool(meta.get("titled")), bool(meta.get("dated"))
+    else:
+        outlet, titled, dated = _old_fields(context, meta.get("title", ""), meta["source"])
     return Chunk(
         id=id_,
         source=meta["source"],
@@ -89,7 +117,10 @@ def _chunk_from(id_: str, text: str, meta: dict) -> Chunk:
         start=int(meta["start"]),
         end=int(meta["end"]),
         text=text,
-        context=meta.get("context", ""),
+        context=context,
+        outlet=outlet,
+        titled=titled,
+        dated=dated,
         page=meta.get("page"),
         section=meta.get("section", ""),
         page_starts=[int(x) for x in meta.get("page_starts") or []],
@@ -347,6 +378,9 @@ class Store:
                     "start": c.start,
                     "end": c.end,
                     "context": c.context,
+                    "outlet": c.outlet,
+                    "titled": c.titled,
+                    "dated": c.dated,
                     "n_chunks": n_chunks[(c.source, c.doc_hash)],
                     **_structure(c),
                 }

@@ -42,7 +42,7 @@ def main(argv=None):
 
     from assistant import evaluate as ev
     from assistant.core import Assistant
-    from assistant.retrieve import lexical_terms
+    from assistant.question import lexical_terms
     from assistant.settings import Settings
     from benchmarks.legacy_retrieve import Retriever as LegacyRetriever
 

@@ -46,20 +46,20 @@ from benchmarks.common import CACHE, DEV, machine, percentile, rss_mib  # noqa: 
 def sentence_table(corpus: Path):
     """[(doc number, sentence text)], doc headers, and the per-doc sentence index ranges."""
     from assistant.documents import read_document
-    from assistant.ingest import header_end, index_prefix
+    from assistant.ingest import index_prefix
     from assistant.text import sentences
 
     sents: list[str] = []
-    docs: list[tuple[str, str, str, int, int]] = []  # (title, date, context, first sentence, end)
+    docs: list[tuple[str, str, str, str, int, int]] = []  # (title, date, context, outlet, first sentence, end)
     for f in sorted(corpus.iterdir()):
         if f.suffix != ".txt":
             continue
         d = read_document(f)
-        body = header_end(d.text)
+        body = d.body_start
         first = len(sents)
         sents += [d.text[s.start : s.end] for s in sentences(d.text, body)]
         if len(sents) > first:
-            docs.append((d.title, d.date, index_prefix(d), first, len(sents)))
+            docs.append((d.title, d.date, index_prefix(d), d.outlet, first, len(sents)))
     return sents, docs
 
 
@@ -88,7 +88,7 @@ class ChunkMaker:
     def __init__(self, sents, docs, svecs, seed: int = 7):
         self.sents, self.docs, self.svecs = sents, docs, svecs
         self.windows = [
-            (d, s, w) for d, (_, _, _, a, b) in enumerate(docs) for s in range(a, b) for w in range(3, 11) if s + w <= b
+            (d, s, w) for d, (*_, a, b) in enumerate(docs) for s in range(a, b) for w in range(3, 11) if s + w <= b
         ]
         random.Random(seed).shuffle(self.windows)
 
@@ -107,7 +107,7 @@ class ChunkMaker:
             text = " ".join(" ".join(self.sents[s : s + w]) for _, s, w in parts)
             v = np.sum([self.svecs[s : s + w].sum(axis=0) for _, s, w in parts], axis=0)
             vecs[k] = v / (np.linalg.norm(v) or 1.0)
-            title, date, context, _, _ = self.docs[parts[0][0]]
+            title, date, context, outlet, _, _ = self.docs[parts[0][0]]
             doc = i // self.PER_DOC
             chunks.append(
                 Chunk(
@@ -120,6 +120,7 @@ class ChunkMaker:
                     end=len(text),
                     text=text,
                     context=context,
+                    outlet=outlet,
                 )
             )
         return chunks, vecs
@@ -198,7 +199,7 @@ def measure(settings, questions: list[str], label: str, server_pid: int | None =
     store = Store(settings)
     r = Retriever(store, emb, settings)
     t0 = time.perf_counter()
-    r._lexical_index()  # opens the lexical index and loads the chunks' metadata; rebuilds nothing
+    r.snapshot()  # opens the lexical index and loads the chunks' metadata; rebuilds nothing
     lexical_build_s = time.perf_counter() - t0
     rss1 = rss_mib()
     r.search(questions[0], 10)

@@ -681,3 +681,15 @@ def test_html_hidden_by_class_aria_or_the_pages_own_stylesheet_is_not_indexed(tm
     text = read_document(p).text
     assert "Order" not in text, text
     assert text == "The market opens at eight.\n\nWide screens show this.\n\nScreens show this.\n\nShown too."
+
+
+def test_front_matter_fields_outlet_and_body_start(tmp_path):
+    p = tmp_path / "pier.txt"
+    p.write_text("Title: Pier closes\nPublisher: Harbour Daily\nTide: low\n\nThe pier closed.\n", encoding="utf-8")
+    doc = read_document(p)
+    assert doc.front_matter == {"title": "Pier closes", "publisher": "Harbour Daily", "tide": "low"}
+    assert (doc.title, doc.titled, doc.outlet, doc.dated) == ("Pier closes", True, "Harbour Daily", False)  # mtime
+    assert doc.text[doc.body_start :] == "\nThe pier closed.\n"
+    p.write_text("Source: Harbour Daily\nDate: 4 March 2024\n\nThe pier closed.\n", encoding="utf-8")
+    doc = read_document(p)
+    assert (doc.title, doc.outlet, doc.date, doc.dated) == ("The pier closed.", "Harbour Daily", "2024-03-04", True)

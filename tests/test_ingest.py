@@ -187,3 +187,43 @@ def test_on_progress_reports_reading_and_each_embedded_slice(settings, shared_em
     chunks = sorted(store.chunks_of(str(docs / "timetable.txt")), key=lambda c: got["ids"].index(c.id))
     plain = shared_embedder.embed([c.context + "\n" + c.text for c in chunks])
     assert np.allclose(np.array(got["embeddings"]), plain, atol=1e-5)
+
+
+NEWS = (
+    "Title: Harbour reopens\nSource: Coast Times | Local News\nAuthor: unknown\nDate: 2023-11-27T10:00:00+00:00\n"
+    "Category: travel\nURL: https://example.org/harbour\n\nThe harbour reopened on Monday after the storm.\n"
+)
+
+
+def test_the_prefix_is_every_front_matter_field_but_links_and_fields_are_chroma_metadata(sync, tmp_path):
+    d = tmp_path / "fm"
+    d.mkdir()
+    (d / "news.txt").write_text(NEWS, encoding="utf-8")
+    (d / "kiln.txt").write_text(
+        "Title: Kiln log\nPublisher: Clay Monthly\nRegion: North Coast\nLink: www.example.org/kiln\n\n"
+        "The kiln was fired on Thursday.\n",
+        encoding="utf-8",
+    )
+    (d / "plain.txt").write_text("A line about sourdough bread and nothing else.\n", encoding="utf-8")
+    sync(d)
+    by = {os.path.basename(c.source): c for c in sync.store.all_chunks()}
+    news, kiln, plain = by["news.txt"], by["kiln.txt"], by["plain.txt"]
+    # what the fixed key list (Title, Source, Author, Date, Category) wrote, byte for byte
+    assert news.context == (
+        "Title: Harbour reopens | Source: Coast Times | Local News | Author: unknown"
+        " | Date: 2023-11-27T10:00:00+00:00 | Category: travel"
+    )
+    assert news.text.startswith("The harbour") and (news.outlet, news.date, news.dated) == (
+        "Coast Times | Local News",
+        "2023-11-27",
+        True,
+    )
+    assert kiln.context == "Title: Kiln log | Publisher: Clay Monthly | Region: North Coast"  # any keys
+    assert kiln.text.startswith("The kiln") and kiln.outlet == "Clay Monthly" and not kiln.dated
+    assert plain.context == f"A line about sourdough bread and nothing else. | {plain.date}" and not plain.outlet
+    metas = sync.store.collection.get(include=["metadatas"])["metadatas"]
+    assert {(m["source"].rsplit("/", 1)[1], m["outlet"], m["titled"], m["dated"]) for m in metas} == {
+        ("news.txt", "Coast Times | Local News", True, True),
+        ("kiln.txt", "Clay Monthly", True, False),
+        ("plain.txt", "", True, False),  # its first line is its title
+    }

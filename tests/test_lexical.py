@@ -12,7 +12,7 @@ import bm25s
 import numpy as np
 
 from assistant.lexical import LexicalIndex, index_terms
-from assistant.retrieve import lexical_terms
+from assistant.question import lexical_terms
 
 DOCS = [
     ("a1", "Title: Strikes | Source: NBC News\nThe strikes on Venezuela were not authorized by Congress.", "/d/a.txt"),

@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.ingest import ingest
-from assistant.retrieve import Retriever, capitalized_names
+from assistant.retrieve import Retriever
 from assistant.store import Store
 
 
@@ -48,20 +48,6 @@ def test_another_writer_is_seen_without_restart(retriever, settings, shared_embe
     (d / "z.txt").write_text("The zeppelin hangar in Friedrichshafen reopened for visitors.", encoding="utf-8")
     ingest([str(d)], Store(settings), shared_embedder, settings, progress=False)  # a second client
     assert "zeppelin" in retriever.search("zeppelin hangar", 1)[0].chunk.text
-
-
-def test_capitalized_names_are_read_as_whole_names():
-    q = "Did the Wall Street Journal and Fortune, Globes English report that OpenAI's GPT-3.5 beat the Times of India?"
-    assert capitalized_names(q) == [
-        "Wall Street Journal",
-        "Fortune",
-        "Globes English",
-        "OpenAI",
-        "GPT-3.5",
-        "Times of India",
-    ]
-    assert capitalized_names("Considering the report, who won?") == []  # a capitalized first word alone is no name
-    assert capitalized_names("has trump authorized the strikes?") == []
 
 
 def test_names_no_document_mentions_are_reported(retriever):
@@ -116,7 +102,8 @@ def test_a_scope_limits_both_legs_to_its_documents(scoped):
     # the dense leg asks Chroma for neighbours within the scope (not the top k, then filtered) ...
     vec = r.embedder.embed([q])[0]
     within = r.store.nearest_within([list(map(float, vec))], 5, [f["b"]])[0]
-    assert within and all(r._chunks[r._pos[i]].source == f["b"] for i in within)
+    snap = r.snapshot()
+    assert within and all(snap.chunks[snap.pos[i]].source == f["b"] for i in within)
     # ... and the same in batches, for scopes longer than one $in filter may be
     import assistant.store as store_module
 
@@ -203,7 +190,7 @@ def test_a_chinese_or_japanese_question_ranks_its_passage_first_by_its_terms(cjk
     top = got[0]
     assert top.chunk.source == str(corpus / doc)
     assert top.lexical > 0 and all(p.lexical < top.lexical for p in got[1:])  # the lexical leg decides
-    lex, _, _ = a.retriever._lexical_index()
+    lex = a.retriever.lexical_index()
     assert lex.search(question, 1)[0][0] == top.chunk.id
 
 

@@ -119,3 +119,30 @@ def test_all_chunks_reads_only_what_changed_and_matches_a_full_read(tmp_path, sh
     got = store.all_chunks()
     assert store.fetched == 0 and {c.source for c in got} == {str(docs / "ferry.txt")}
     assert [(c.id, c.source, c.text, c.context, c.start, c.end) for c in got] == full()
+
+
+def test_chunks_written_before_outlets_were_fields_are_read_from_their_old_prefix(tmp_path, shared_embedder):
+    """An index written by the previous ingest (no outlet/dated metadata) keeps working unchanged."""
+    from assistant.evidence import label
+
+    (tmp_path / "docs").mkdir()
+    path = tmp_path / "docs" / "pier.txt"
+    path.write_text(
+        "Title: Pier closes early\nSource: Harbour Daily | News Since 1901\nAuthor: Ann Rook\nDate: 2024-03-04\n\n"
+        "The pier at Gannet Point closed early for repairs.\n",
+        encoding="utf-8",
+    )
+    a = Assistant(Settings.load(index_dir=str(tmp_path / "index")))
+    a.embedder = shared_embedder
+    a.ingest(str(tmp_path / "docs"), progress=False)
+    col = a.store.collection
+    got = col.get(include=["documents", "metadatas", "embeddings"])
+    old = [{k: v for k, v in m.items() if k not in ("outlet", "titled", "dated")} for m in got["metadatas"]]
+    col.delete(ids=got["ids"])
+    col.add(ids=got["ids"], documents=got["documents"], metadatas=old, embeddings=got["embeddings"])
+    assert all("outlet" not in m for m in col.get(include=["metadatas"])["metadatas"])
+    (chunk,) = a.store.all_chunks()
+    assert (chunk.outlet, chunk.titled, chunk.dated) == ("Harbour Daily | News Since 1901", True, True)
+    assert label(chunk) == "Harbour Daily (2024-03-04)"
+    a.store.touch()
+    assert a.retriever.sources_named("What did Harbour Daily report about the pier?") == {str(path)}
