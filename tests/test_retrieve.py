@@ -1,5 +1,7 @@
 """Hybrid retrieval over the real embedder and Chroma."""
 
+import re
+
 import pytest
 
 from assistant.ingest import ingest
@@ -206,12 +208,22 @@ def test_a_chinese_question_passes_the_evidence_gate_on_its_terms(cjk, settings,
     q = "比特币的发行总量是多少？"
     top = a.search(q, k=5)[0]
     assert coverage(q, top) >= answer.MIN_COVERAGE
-    llm = ScriptedLLM("比特币的发行总量为2100万枚 [1]。")
+
+    class CitesTheFigure(ScriptedLLM):
+        """Cites whichever numbered source holds the figure: sentences end at 。, so it is one of several."""
+
+        def stream(self, messages, **kw):
+            n = re.search(r"\[(\d+)\][^\n]*2100", messages[-1]["content"])[1]
+            self.draft = f"比特币的发行总量为2100万枚 [{n}]。"
+            return super().stream(messages, **kw)
+
+    llm = CitesTheFigure("")
     events = list(Answerer(a.retriever, lambda: llm, settings).stream(q))
     result = events[-1].data
     assert llm.calls and llm.judged  # past the evidence gate: drafted and judged
     assert not result.refused and {c.source for c in result.citations} == {str(corpus / "bitcoin.txt")}
-    assert "2100" in result.citations[0].quote
+    quote = result.citations[0].quote
+    assert "2100" in quote and quote.endswith("。") and "中本聪在2008年" not in quote  # that sentence, not the chunk
     # a Chinese question about what no document says is still refused before the LLM
     llm = ScriptedLLM("火星的首都是奥林匹斯 [1]。")
     result = list(Answerer(a.retriever, lambda: llm, settings).stream("火星的首都是哪里？"))[-1].data
