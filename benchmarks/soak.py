@@ -68,7 +68,8 @@ def free_port() -> int:
 
 
 def write_corpus(folder: Path, n: int, seed: int = 7) -> list[dict]:
-    """``n`` notes of about 20 KB each (so the text cache fills); returns the facts (town, good, year, staff) questions ask about."""
+    """``n`` notes of about 20 KB each (so the text cache fills); returns the facts (town, good, year,
+    staff) that questions ask about."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     facts = []
