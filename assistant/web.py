@@ -1099,7 +1099,7 @@ def build_app(assistant) -> gr.Blocks:
         who = access(request)
         table, chosen, summary = refresh_docs(None, None, request)
         user = getattr(request, "username", None)
-        me = whoami_html(user)
+        me = gr.update(value=whoami_html(user), visible=bool(user))  # hidden without a login: no empty gap
         names = gr.update(choices=collection_choices(who=who), value=who.default or settings.collection)
         if not who.private:
             return table, chosen, summary, names, names, me
@@ -1184,7 +1184,7 @@ def build_app(assistant) -> gr.Blocks:
             elem_id="app-title",
             js_on_load=None,
         )
-        whoami = gr.HTML("", elem_id="whoami", js_on_load=None)
+        whoami = gr.HTML("", elem_id="whoami", js_on_load=None, visible=False)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(elem_id="chat-row", equal_height=False):

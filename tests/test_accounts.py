@@ -387,7 +387,8 @@ def test_the_documents_tab_lists_only_the_users_own_and_shared_collections(two_u
     assert chat_names["value"] == "user-bob+documents"  # asking both at once is the default
     assert doc_names["choices"] == ["user-bob", "documents"] and doc_names["value"] == "user-bob"
     assert "private collection, user-bob" in doc_names["info"] and table["value"] == []
-    assert 'Logged in as <b class="whoami-name">bob</b>' in whoami and 'href="logout' in whoami
+    assert whoami["visible"] and 'href="logout' in whoami["value"]
+    assert 'Logged in as <b class="whoami-name">bob</b>' in whoami["value"]
     with pytest.warns(UserWarning, match="cannot read the collection 'user-alice'"):
         assert switch("user-alice", "user-bob", [], As("bob")) == (gr.skip(),) * 5
     upload_as(env, "alice", ALICE_PW, env.root / "heron.txt", None)  # (again: "already indexed")
@@ -424,6 +425,12 @@ def test_the_openai_api_takes_per_user_keys_and_keeps_them_apart(two_users):
 
     mine = client(env.keys["alice"]).chat.completions.create(model="assistant", messages=question)
     assert SECRET in mine.choices[0].message.content  # the control: her key reaches her collection
+    both = {"collection": "user-alice+documents"}  # her collection and the shared one in one question
+    r = client(env.keys["alice"]).chat.completions.create(model="assistant", messages=question, extra_body=both)
+    assert SECRET in r.choices[0].message.content
+    canteen = [{"role": "user", "content": "When does the staff canteen open?"}]
+    r = client(env.keys["alice"]).chat.completions.create(model="assistant", messages=canteen, extra_body=both)
+    assert "opens at eight" in r.choices[0].message.content
 
     bob = client(env.keys["bob"])
     with pytest.raises(openai.ConflictError, match="empty") as err:  # his own collection, the default: empty
@@ -435,8 +442,13 @@ def test_the_openai_api_takes_per_user_keys_and_keeps_them_apart(two_users):
         model="assistant", messages=question, stream=True, extra_body={"collection": "documents"}
     )
     assert not leaks([c.model_dump() for c in streamed])
-    with pytest.raises(openai.PermissionDeniedError, match="cannot read the collection 'user-alice'"):
-        bob.chat.completions.create(model="assistant", messages=question, extra_body={"collection": "user-alice"})
+    for name in ("user-alice", "user-bob+user-alice", "documents+user-alice"):
+        with pytest.raises(openai.PermissionDeniedError, match="cannot read the collection 'user-alice'"):
+            bob.chat.completions.create(model="assistant", messages=question, extra_body={"collection": name})
+    r = bob.chat.completions.create(
+        model="assistant", messages=question, extra_body={"collection": "user-bob+documents"}
+    )
+    assert not leaks(r.model_dump()), r.model_dump()
     with pytest.raises(openai.BadRequestError) as err:  # her document by path: not in his index
         bob.chat.completions.create(
             model="assistant",

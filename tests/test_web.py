@@ -239,7 +239,7 @@ def test_the_collection_chooser_switches_the_document_list_and_uploads_go_to_the
 
     table, _, summary, chat_names, doc_names, whoami = load()
     assert [r[0] for r in table["value"]] == ["Tram depot"] and chat_names["choices"] == ["documents"]
-    assert whoami == ""  # no login: nobody to name, no "Log out"
+    assert whoami["value"] == "" and whoami["visible"] is False  # no login: nobody to name, no "Log out"
 
     # Type a new name in the Documents tab and upload: the file goes to that collection only.
     table, chosen, summary, other, scope = docs_switch("harbor-notes", "documents", [])
