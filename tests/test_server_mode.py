@@ -468,3 +468,178 @@ def test_load_benchmark_smoke(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text()
     assert "p50" in text and "p95" in text
+
+
+def test_a_rebuild_by_one_client_is_followed_by_another(chroma, tmp_path, shared_embedder):
+    """A rebuild swaps a new collection in under the name: another client's handle must follow it."""
+    corpus = small_corpus(tmp_path / "corpus", n_dev=1)
+    kw = {"chroma_url": chroma.url, "collection": "rebuilt", "index_dir": str(tmp_path / "local")}
+    a = _assistant(shared_embedder, model_cache=str(tmp_path / "a"), **kw)
+    b = _assistant(shared_embedder, model_cache=str(tmp_path / "b"), **kw)
+    a.ingest(str(corpus))
+    assert "strike" in " ".join(p.chunk.text for p in b.search("strikes", 3)).lower()
+    old = b.store.collection.id
+    a.ingest(str(corpus), rebuild=True)
+    assert chroma.client().get_collection("rebuilt").id != old
+    assert "strike" in " ".join(p.chunk.text for p in b.search("strikes", 3)).lower()
+    assert b.store.collection.id == chroma.client().get_collection("rebuilt").id
+
+
+# --------------------------------------------------------------------------- several app processes
+
+
+class AppServer:
+    """`assistant serve` in its own process, configured only by ASSISTANT_* variables (one replica)."""
+
+    def __init__(self, home: Path, env: dict, watch: Path | None = None):
+        self.home, self.env, self.watch = Path(home), dict(env), watch
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.out, self.err = self.home / "serve.out", self.home / "serve.err"
+        self.proc: subprocess.Popen | None = None
+        self.client = None  # gradio_client's, made on the first search after a start
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> AppServer:
+        self.client = None
+        exe = [str(BIN / "assistant")] if (BIN / "assistant").exists() else [sys.executable, "-m", "assistant.cli"]
+        cmd = exe + ["serve", "--port", str(self.port)] + (["--watch", str(self.watch)] if self.watch else [])
+        with open(self.out, "ab") as out, open(self.err, "ab") as err:
+            self.proc = subprocess.Popen(
+                cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_env(**self.env), cwd=self.home
+            )
+        _wait_http(self.url + "/", 180, self.proc, self.err)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def search(self, query: str, k: int = 5) -> list[dict]:
+        from gradio_client import Client
+
+        if self.client is None:
+            self.client = Client(self.url, verbose=False)
+        return self.client.predict(query, k, api_name="/search")
+
+    def wait_output(self, needle: str, timeout_s: float = 120) -> float:
+        """Wait until the process's stdout holds the line; the time it was seen."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if needle in self.out.read_text(errors="replace"):
+                return time.monotonic()
+            assert self.proc is not None and self.proc.poll() is None, _tail(self.err)
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} not printed in {timeout_s} s: {_tail(self.out)} {_tail(self.err)}")
+
+
+def _lexical_rows(path: str) -> dict[str, int]:
+    """A lexical index file's chunk ids and their SQLite rowids (a rebuild would write new rows)."""
+    import sqlite3
+
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        return dict(db.execute("SELECT id, rowid FROM chunks").fetchall())
+    finally:
+        db.close()
+
+
+def _found_within(app: AppServer, word: str, seconds: float) -> tuple[float, list[dict]]:
+    """Search the app for the word until a passage holds it; (seconds it took, passages)."""
+    t0 = time.monotonic()
+    while True:
+        hits = app.search(word)
+        if any(word in h["text"] for h in hits):
+            return time.monotonic() - t0, hits
+        if time.monotonic() - t0 > seconds:
+            return time.monotonic() - t0, hits
+        time.sleep(0.1)
+
+
+def test_two_app_processes_on_one_chroma_server_see_each_others_ingest(chroma, tmp_path):
+    """Two `assistant serve` replicas on one `chroma run`, each with its own lexical index file
+    (as on two machines): a file A ingests (its --watch folder) is found by a lexical search in B
+    within 5 s; B only adds the new chunks to its lexical index (the rows it had keep their
+    rowids and the marker is the store's version), also across a restart of B."""
+    from assistant import lexical
+    from assistant.settings import Settings
+
+    corpus = small_corpus(tmp_path / "corpus", n_dev=2)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    common = {
+        "ASSISTANT_CHROMA_URL": chroma.url,
+        "ASSISTANT_COLLECTION": "replicas",
+        "ASSISTANT_LLM_URL": f"http://127.0.0.1:{free_port()}/v1",  # no LLM: search only, nothing loads one
+        "ASSISTANT_THREADS": "1",
+    }
+
+    def replica(name: str) -> dict:
+        home = tmp_path / name
+        return {**common, "ASSISTANT_INDEX_DIR": str(home / "index"), "ASSISTANT_MODEL_CACHE": str(home / "cache")}
+
+    cfg_a, cfg_b = replica("a"), replica("b")
+    proc = run_cli("ingest", str(corpus), "--json", env=cfg_a, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lex_a, lex_b = (
+        lexical.index_path(Settings.load(chroma_url=chroma.url, model_cache=c["ASSISTANT_MODEL_CACHE"]), "replicas")
+        for c in (cfg_a, cfg_b)
+    )
+    assert lex_a != lex_b
+
+    a = AppServer(tmp_path / "a", cfg_a, watch=drop).start()
+    b = AppServer(tmp_path / "b", cfg_b).start()
+    try:
+        assert any("strike" in h["text"].lower() for h in b.search("strikes"))  # B built its index once
+        before = _lexical_rows(lex_b)
+        assert len(before) == chroma.client().get_collection("replicas").count()
+
+        # A file ingested by A (its watcher) is found by a lexical search in B within 5 s.
+        (drop / "otters.md").write_text(
+            "# River survey\n\nVolunteers counted eleven otters near the weir; the rarest word here is "
+            "quillthorpe, a name no other document uses.\n",
+            encoding="utf-8",
+        )
+        ingested = a.wait_output("otters.md")
+        took, hits = _found_within(b, "quillthorpe", 5.0)
+        assert any("quillthorpe" in h["text"] for h in hits), f"not found in B after {took:.1f} s"
+        assert took < 5.0, took
+        assert hits[0]["lexical"] > 0  # found by its word: the lexical leg knows the new chunk
+        print(f"B found A's new file {took:.2f} s after A's watcher reported it ({time.monotonic() - ingested:.2f} s)")
+
+        # B did not rebuild: every row it had keeps its rowid; only the new file's chunks were added.
+        after = _lexical_rows(lex_b)
+        assert {i: after[i] for i in before} == before
+        new = set(after) - set(before)
+        assert new and all(i in _lexical_rows(lex_a) for i in new)
+        assert len(after) == chroma.client().get_collection("replicas").count()
+
+        # Across a restart: B, stopped while A ingests another file, adds only that file's chunks.
+        b.stop()
+        kept = _lexical_rows(lex_b)
+        (drop / "kites.md").write_text(
+            "# Kite festival\n\nThe prize went to a box kite called marrowlark, flown from the north dune.\n",
+            encoding="utf-8",
+        )
+        a.wait_output("kites.md")
+        b.start()
+        took, hits = _found_within(b, "marrowlark", 30.0)
+        assert any("marrowlark" in h["text"] for h in hits), f"not found in B after a restart ({took:.1f} s)"
+        restarted = _lexical_rows(lex_b)
+        assert {i: restarted[i] for i in kept} == kept  # nothing rebuilt at start
+        assert len(restarted) - len(kept) == len(
+            chroma.client().get_collection("replicas").get(where={"source": str(drop / "kites.md")})["ids"]
+        )
+        # And the other way: B's marker is the version A's last write stamped.
+        import sqlite3
+
+        db = sqlite3.connect(lex_b)
+        marker = db.execute("SELECT value FROM meta WHERE key = 'marker'").fetchone()[0]
+        db.close()
+        coll = chroma.client().get_collection("replicas")
+        assert marker == f"{coll.metadata['version']}:{coll.count()}"
+    finally:
+        a.stop()
+        b.stop()
