@@ -7,6 +7,7 @@ warming it costs seconds; tests that only need *an* LLM use the tiny SmolLM2 ins
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -35,6 +36,26 @@ def _shared_dir() -> Path:
 
 SHARED = _shared_dir()
 SEED_QUESTION = "Has Trump authorized the strikes?"
+
+
+class EchoLLM:
+    """Repeats the first numbered source sentence of its prompt, cited, and its judge accepts
+    everything: an answer then holds only what retrieval let through (for the user, the collection)
+    and costs no generation time. For tests of who sees what, not of answer quality."""
+
+    def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
+        lines = re.findall(r"^\[(\d+)\] (.+)$", messages[-1]["content"], flags=re.M)
+        if not lines:
+            yield "I could not find the answer in the documents."
+            return
+        n, text = lines[0]
+        yield text.rstrip(".") + f" [{n}]."
+
+    def complete(self, messages, **kw):
+        return "".join(self.stream(messages))
+
+    def yes_probability(self, messages):
+        return 0.9
 
 
 def free_port() -> int:

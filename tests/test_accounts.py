@@ -23,7 +23,7 @@ import gradio as gr
 import httpx
 import openai
 import pytest
-from conftest import free_port
+from conftest import EchoLLM, free_port
 from gradio_client import Client
 
 from assistant import Assistant, Settings
@@ -216,25 +216,6 @@ def test_the_rule_own_collection_and_the_shared_one_nothing_else(tmp_path):
 
 
 # --------------------------------------------------------------------------- two users, a real server
-
-
-class EchoLLM:
-    """Repeats the first numbered source sentence of the prompt with its citation: an answer can only
-    hold what retrieval gave it. The judge accepts everything."""
-
-    def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
-        lines = re.findall(r"^\[(\d+)\] (.+)$", messages[-1]["content"], flags=re.M)
-        if not lines:
-            yield "I could not find the answer in the documents."
-            return
-        n, text = lines[0]
-        yield text.rstrip(".") + f" [{n}]."
-
-    def complete(self, messages, **kw):
-        return "".join(self.stream(messages))
-
-    def yes_probability(self, messages):
-        return 0.9
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import EchoLLM
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -582,25 +583,6 @@ def test_guides_in_the_documents_tab_suggested_questions_and_upload_progress(gui
 
 VAULT = "The Heron project vault code is 4417-ALPHA."
 ALICE_PW, BOB_PW = "alice-correct-horse", "bob-battery-staple"
-
-
-class EchoLLM:
-    """Repeats the first numbered source sentence of its prompt, cited: an answer holds only what
-    retrieval let through for that user (no model, so this test costs seconds of generation)."""
-
-    def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
-        lines = re.findall(r"^\[(\d+)\] (.+)$", messages[-1]["content"], flags=re.M)
-        if not lines:
-            yield "I could not find the answer in the documents."
-            return
-        n, text = lines[0]
-        yield text.rstrip(".") + f" [{n}]."
-
-    def complete(self, messages, **kw):
-        return "".join(self.stream(messages))
-
-    def yes_probability(self, messages):
-        return 0.9
 
 
 @pytest.fixture(scope="module")

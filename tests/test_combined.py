@@ -9,9 +9,8 @@ exactly what retrieval let through.
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from conftest import EchoLLM
 
 from assistant import Assistant, Settings, combined
 from assistant.combined import CombinedAssistant, merge
@@ -48,22 +47,6 @@ def test_the_notation_and_its_errors():
     assert combined.check("documents+documents") == "documents" and not combined.is_combined("documents")
     with pytest.raises(InputError, match="invalid collection name 'x'"):
         combined.check("documents+x")
-
-
-class EchoLLM:
-    def stream(self, messages, max_tokens=256, temperature=0.0, stop=None):
-        lines = re.findall(r"^\[(\d+)\] (.+)$", messages[-1]["content"], flags=re.M)
-        if not lines:
-            yield "I could not find the answer in the documents."
-            return
-        n, text = lines[0]
-        yield text.rstrip(".") + f" [{n}]."
-
-    def complete(self, messages, **kw):
-        return "".join(self.stream(messages))
-
-    def yes_probability(self, messages):
-        return 0.9
 
 
 @pytest.fixture(scope="module")
