@@ -21,6 +21,9 @@ def source(text=QUOTE, context="Title: Ferry timetable stalls | Source: Coast He
         end=len(text),
         text=text,
         context=context,
+        outlet="Coast Herald",
+        titled=True,
+        dated=True,
     )
     return Source(n=1, passage=Passage(chunk=chunk, score=1.0), start=0, end=len(text), text=text, score=1.0)
 
