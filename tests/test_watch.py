@@ -171,7 +171,7 @@ def test_ingest_watch_command_prints_a_line_per_change_and_stops_on_ctrl_c(tmp_p
         (docs / "x.md").write_text("# X\n\nThe cormorant dives for fish.\n")
         assert next_line(60) == "added docs/x.md (1 chunk)"
         p.send_signal(signal.SIGINT)
-        assert p.wait(timeout=30) == 0
+        assert p.wait(timeout=90) == 0  # exit after Ctrl-C: slow under load (torch teardown), not a timing test
         assert next_line(5) == "stopped watching"
         err = p.stderr.read()
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
